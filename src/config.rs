@@ -1,0 +1,285 @@
+//! `vigil.toml`: every key optional, defaults below; command-line flags override it.
+//!
+//! ```toml
+//! data_dir = "./vigil-data"
+//!
+//! [server]
+//! grpc_listen = "127.0.0.1:4317"
+//! http_listen = "127.0.0.1:4318"
+//! max_request_size = "32MiB"      # per request, compressed and again decompressed
+//!
+//! [storage]
+//! flush_interval = "60s"           # flush buffered rows at least this often
+//! flush_size = "128MiB"            # … or when this much Arrow data is buffered
+//! max_buffer_size = "1GiB"         # above this, receivers answer 503 / UNAVAILABLE
+//! wal_fsync = true                 # fsync the WAL before acknowledging
+//! row_group_rows = 131072
+//!
+//! [log]
+//! format = "text"                  # or "json"
+//! level = "info"                   # a tracing filter, e.g. "info,vigil=debug"
+//! ```
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+use crate::store::StoreConfig;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub server: ServerConfig,
+    pub storage: StorageConfig,
+    pub log: LogConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("./vigil-data"),
+            server: ServerConfig::default(),
+            storage: StorageConfig::default(),
+            log: LogConfig::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    pub grpc_listen: String,
+    pub http_listen: String,
+    pub max_request_size: ByteSize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            grpc_listen: "127.0.0.1:4317".into(),
+            http_listen: "127.0.0.1:4318".into(),
+            max_request_size: ByteSize(32 << 20),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StorageConfig {
+    pub flush_interval: HumanDuration,
+    pub flush_size: ByteSize,
+    pub max_buffer_size: ByteSize,
+    pub wal_fsync: bool,
+    pub row_group_rows: usize,
+}
+
+impl Default for StorageConfig {
+    fn default() -> Self {
+        let store = StoreConfig::default();
+        StorageConfig {
+            flush_interval: HumanDuration(store.flush_interval),
+            flush_size: ByteSize(store.flush_bytes as u64),
+            max_buffer_size: ByteSize(store.max_buffer_bytes as u64),
+            wal_fsync: store.wal_fsync,
+            row_group_rows: store.row_group_rows,
+        }
+    }
+}
+
+impl StorageConfig {
+    pub fn store_config(&self) -> StoreConfig {
+        StoreConfig {
+            flush_interval: self.flush_interval.0,
+            flush_bytes: self.flush_size.as_usize(),
+            max_buffer_bytes: self.max_buffer_size.as_usize(),
+            wal_fsync: self.wal_fsync,
+            row_group_rows: self.row_group_rows,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Text,
+            level: "info".into(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `path`; a missing file is an error (the user named it).
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|message| ConfigError::Parse {
+            path: path.to_owned(),
+            message,
+        })
+    }
+
+    pub fn parse(text: &str) -> Result<Config, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+    }
+}
+
+/// A byte count written as an integer or as `"64MiB"`, `"512KB"`, `"1GiB"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ByteSize(pub u64);
+
+impl ByteSize {
+    pub fn as_usize(self) -> usize {
+        usize::try_from(self.0).unwrap_or(usize::MAX)
+    }
+
+    pub fn parse(text: &str) -> Result<ByteSize, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let number: f64 = number
+            .parse()
+            .map_err(|_| format!("invalid size {text:?}: expected e.g. \"64MiB\""))?;
+        let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+            "" | "b" => 1,
+            "kb" => 1000,
+            "kib" | "k" => 1 << 10,
+            "mb" => 1_000_000,
+            "mib" | "m" => 1 << 20,
+            "gb" => 1_000_000_000,
+            "gib" | "g" => 1 << 30,
+            other => {
+                return Err(format!(
+                    "invalid size unit {other:?} in {text:?}: use B, KiB, MiB, GiB, KB, MB or GB"
+                ));
+            }
+        };
+        Ok(ByteSize((number * scale as f64) as u64))
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteSize {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(ByteSize(n)),
+            Raw::Text(s) => ByteSize::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+/// A duration written as `"500ms"`, `"30s"`, `"5m"`, `"1h"`, or an integer of seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HumanDuration(pub Duration);
+
+impl HumanDuration {
+    pub fn parse(text: &str) -> Result<HumanDuration, String> {
+        let text = text.trim();
+        let split = text
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len());
+        let (number, unit) = text.split_at(split);
+        let n: u64 = number
+            .parse()
+            .map_err(|_| format!("invalid duration {text:?}: expected e.g. \"30s\""))?;
+        let d = match unit {
+            "ms" => Duration::from_millis(n),
+            "" | "s" => Duration::from_secs(n),
+            "m" => Duration::from_secs(n * 60),
+            "h" => Duration::from_secs(n * 3600),
+            "d" => Duration::from_secs(n * 86400),
+            other => {
+                return Err(format!(
+                    "invalid duration unit {other:?} in {text:?}: use ms, s, m, h or d"
+                ));
+            }
+        };
+        Ok(HumanDuration(d))
+    }
+}
+
+impl<'de> Deserialize<'de> for HumanDuration {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Int(u64),
+            Text(String),
+        }
+        match Raw::deserialize(d)? {
+            Raw::Int(n) => Ok(HumanDuration(Duration::from_secs(n))),
+            Raw::Text(s) => HumanDuration::parse(&s).map_err(serde::de::Error::custom),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_documented_defaults() {
+        let c = Config::parse("").unwrap();
+        assert_eq!(c.data_dir, PathBuf::from("./vigil-data"));
+        assert_eq!(c.server.grpc_listen, "127.0.0.1:4317");
+        assert_eq!(c.server.http_listen, "127.0.0.1:4318");
+        assert_eq!(c.storage.flush_interval.0, Duration::from_secs(60));
+        assert!(c.storage.wal_fsync);
+    }
+
+    #[test]
+    fn sizes_and_durations_parse_with_units() {
+        let c = Config::parse(
+            "[storage]\nflush_interval = \"500ms\"\nflush_size = \"64MiB\"\nmax_buffer_size = 1000\n",
+        )
+        .unwrap();
+        assert_eq!(c.storage.flush_interval.0, Duration::from_millis(500));
+        assert_eq!(c.storage.flush_size.0, 64 << 20);
+        assert_eq!(c.storage.max_buffer_size.0, 1000);
+        assert_eq!(ByteSize::parse("1.5GiB").unwrap().0, 3 << 29);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_named() {
+        let e = Config::parse("[server]\ngrpc_listn = \"x\"\n").unwrap_err();
+        assert!(e.contains("grpc_listn"), "{e}");
+        let e = Config::parse("[storage]\nflush_size = \"12 parsecs\"\n").unwrap_err();
+        assert!(e.contains("parsecs"), "{e}");
+    }
+}

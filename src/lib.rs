@@ -1,0 +1,13 @@
+//! Vigil: the reliability back office for fleets of AI agents.
+//!
+//! OTLP comes in ([`otlp`]), is made durable and stored as Arrow then Parquet
+//! ([`store`]), and is queried with SQL ([`query`]). [`server`] runs them together;
+//! `src/main.rs` is only the command line. See ARCHITECTURE.md for the map.
+
+#![deny(missing_debug_implementations, unreachable_pub)]
+
+pub mod config;
+pub mod otlp;
+pub mod query;
+pub mod server;
+pub mod store;

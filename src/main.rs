@@ -1,0 +1,133 @@
+//! The `vigil` command line: parse arguments, load config, call the library.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use vigil::config::{Config, LogFormat};
+use vigil::query::QueryEngine;
+use vigil::query::format::{self, Format};
+use vigil::store::ReadOnlyStore;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "vigil",
+    version,
+    about = "Reliability back office for fleets of AI agents"
+)]
+struct Cli {
+    /// Log output format (overrides [log] format in the config).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Receive OTLP (gRPC and HTTP), store it, and answer SQL over HTTP.
+    Serve {
+        /// Config file (vigil.toml); every key is optional.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (default ./vigil-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// OTLP/gRPC listen address (default 127.0.0.1:4317).
+        #[arg(long)]
+        grpc_listen: Option<String>,
+        /// HTTP listen address for OTLP/HTTP and the query API (default 127.0.0.1:4318).
+        #[arg(long)]
+        http_listen: Option<String>,
+    },
+    /// Run one read-only SQL query against a data directory, with or without a server.
+    Sql {
+        /// The query, e.g. "SELECT count(*) FROM spans".
+        query: String,
+        #[arg(long)]
+        config: Option<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
+}
+
+fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
+    match path {
+        Some(path) => Ok(Config::load(path)?),
+        None => Ok(Config::default()),
+    }
+}
+
+fn init_logging(config: &Config, format: Option<LogFormat>) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VIGIL_LOG")
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(&config.log.level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format.unwrap_or(config.log.format) {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match cli.command {
+        Command::Serve {
+            config,
+            data_dir,
+            grpc_listen,
+            http_listen,
+        } => {
+            let mut config = load_config(config.as_ref())?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            if let Some(addr) = grpc_listen {
+                config.server.grpc_listen = addr;
+            }
+            if let Some(addr) = http_listen {
+                config.server.http_listen = addr;
+            }
+            init_logging(&config, cli.log_format);
+            runtime.block_on(vigil::server::serve(
+                config,
+                vigil::server::shutdown_signal(),
+            ))?;
+        }
+        Command::Sql {
+            query,
+            config,
+            data_dir,
+            format,
+        } => {
+            let mut config = load_config(config.as_ref())?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            // Warnings only: a query's output goes to stdout and should stay clean.
+            config.log.level = "warn".into();
+            init_logging(&config, cli.log_format);
+            let store = ReadOnlyStore::open(&config.data_dir, &vigil::otlp::rows_from_wal)
+                .with_context(|| {
+                    format!("cannot read data directory {}", config.data_dir.display())
+                })?;
+            let engine = QueryEngine::new(Arc::new(store))?;
+            let result = runtime.block_on(engine.sql(&query))?;
+            let stdout = std::io::stdout();
+            let mut out = stdout.lock();
+            format::write(&result, format, &mut out)?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}

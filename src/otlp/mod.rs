@@ -1,0 +1,246 @@
+//! OTLP receivers: gRPC and HTTP front ends, decoding, validation and conversion to rows.
+//!
+//! ```text
+//!  gRPC (grpc.rs) ─┐                 ┌─ protobuf: prost decode
+//!                  ├─► ingest() ─────┤                            ─► validate ─► convert ─► Store::append
+//!  HTTP (http.rs) ─┘                 └─ JSON: json.rs
+//! ```
+//!
+//! Every front end goes through [`ingest`], so both protocols and both encodings accept and
+//! reject exactly the same things. The WAL gets the request as protobuf: the received
+//! bytes when nothing was rejected, the re-encoded remainder otherwise.
+
+pub mod attributes;
+pub mod convert;
+pub mod grpc;
+pub mod http;
+pub mod json;
+pub mod validate;
+
+use arrow::array::RecordBatch;
+use arrow::error::ArrowError;
+use bytes::Bytes;
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use prost::Message;
+use tracing::{debug, warn};
+
+use crate::store::{Signal, Store, StoreError, Table};
+use validate::Rejections;
+
+/// How a request body is encoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Protobuf,
+    Json,
+}
+
+/// What happened to the records of an accepted request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub accepted: u64,
+    pub rejected: Rejections,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    /// The request as a whole cannot be read (HTTP 400 / INVALID_ARGUMENT).
+    #[error("{0}")]
+    Invalid(String),
+    /// Every record in the request was rejected (HTTP 400 / INVALID_ARGUMENT).
+    #[error("all {count} records rejected: {message}")]
+    AllRejected { count: u64, message: String },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot convert records to rows: {0}")]
+    Convert(#[from] ArrowError),
+}
+
+/// An OTLP export request type.
+pub trait Export: Message + Default + Sized {
+    const SIGNAL: Signal;
+    /// The name of the partial-success counter in the response (`rejectedSpans`, …).
+    const REJECTED_FIELD: &'static str;
+    fn decode_json(body: &[u8]) -> Result<json::Decoded<Self>, json::JsonError>;
+    fn validate(&mut self) -> Rejections;
+    fn records(&self) -> u64;
+    fn to_rows(&self) -> Result<Vec<(Table, RecordBatch)>, ArrowError>;
+    /// The Export*ServiceResponse as protobuf, with partial success when records were
+    /// rejected.
+    fn response_protobuf(rejected: &Rejections) -> Vec<u8>;
+}
+
+fn partial(rejected: &Rejections) -> Option<(i64, String)> {
+    (rejected.count > 0).then(|| (rejected.count as i64, rejected.message()))
+}
+
+impl Export for ExportTraceServiceRequest {
+    const SIGNAL: Signal = Signal::Traces;
+    const REJECTED_FIELD: &'static str = "rejectedSpans";
+    fn decode_json(body: &[u8]) -> Result<json::Decoded<Self>, json::JsonError> {
+        json::decode_traces(body)
+    }
+    fn validate(&mut self) -> Rejections {
+        validate::traces(self)
+    }
+    fn records(&self) -> u64 {
+        validate::span_count(self)
+    }
+    fn to_rows(&self) -> Result<Vec<(Table, RecordBatch)>, ArrowError> {
+        Ok(convert::spans(self)?
+            .map(|b| (Table::Spans, b))
+            .into_iter()
+            .collect())
+    }
+    fn response_protobuf(rejected: &Rejections) -> Vec<u8> {
+        use opentelemetry_proto::tonic::collector::trace::v1::{
+            ExportTracePartialSuccess, ExportTraceServiceResponse,
+        };
+        ExportTraceServiceResponse {
+            partial_success: partial(rejected).map(|(rejected_spans, error_message)| {
+                ExportTracePartialSuccess {
+                    rejected_spans,
+                    error_message,
+                }
+            }),
+        }
+        .encode_to_vec()
+    }
+}
+
+impl Export for ExportLogsServiceRequest {
+    const SIGNAL: Signal = Signal::Logs;
+    const REJECTED_FIELD: &'static str = "rejectedLogRecords";
+    fn decode_json(body: &[u8]) -> Result<json::Decoded<Self>, json::JsonError> {
+        json::decode_logs(body)
+    }
+    fn validate(&mut self) -> Rejections {
+        validate::logs(self)
+    }
+    fn records(&self) -> u64 {
+        validate::log_count(self)
+    }
+    fn to_rows(&self) -> Result<Vec<(Table, RecordBatch)>, ArrowError> {
+        Ok(convert::logs(self)?
+            .map(|b| (Table::Logs, b))
+            .into_iter()
+            .collect())
+    }
+    fn response_protobuf(rejected: &Rejections) -> Vec<u8> {
+        use opentelemetry_proto::tonic::collector::logs::v1::{
+            ExportLogsPartialSuccess, ExportLogsServiceResponse,
+        };
+        ExportLogsServiceResponse {
+            partial_success: partial(rejected).map(|(rejected_log_records, error_message)| {
+                ExportLogsPartialSuccess {
+                    rejected_log_records,
+                    error_message,
+                }
+            }),
+        }
+        .encode_to_vec()
+    }
+}
+
+impl Export for ExportMetricsServiceRequest {
+    const SIGNAL: Signal = Signal::Metrics;
+    const REJECTED_FIELD: &'static str = "rejectedDataPoints";
+    fn decode_json(body: &[u8]) -> Result<json::Decoded<Self>, json::JsonError> {
+        json::decode_metrics(body)
+    }
+    fn validate(&mut self) -> Rejections {
+        validate::metrics(self)
+    }
+    fn records(&self) -> u64 {
+        validate::point_count(self)
+    }
+    fn to_rows(&self) -> Result<Vec<(Table, RecordBatch)>, ArrowError> {
+        convert::metrics(self)
+    }
+    fn response_protobuf(rejected: &Rejections) -> Vec<u8> {
+        use opentelemetry_proto::tonic::collector::metrics::v1::{
+            ExportMetricsPartialSuccess, ExportMetricsServiceResponse,
+        };
+        ExportMetricsServiceResponse {
+            partial_success: partial(rejected).map(|(rejected_data_points, error_message)| {
+                ExportMetricsPartialSuccess {
+                    rejected_data_points,
+                    error_message,
+                }
+            }),
+        }
+        .encode_to_vec()
+    }
+}
+
+/// Decodes, validates, converts and stores one export request.
+pub async fn ingest<E: Export>(
+    store: &Store,
+    encoding: Encoding,
+    body: Bytes,
+) -> Result<Outcome, IngestError> {
+    let (mut request, mut rejected) = match encoding {
+        Encoding::Protobuf => {
+            let request = E::decode(body.as_ref()).map_err(|e| {
+                IngestError::Invalid(format!(
+                    "invalid protobuf {}: {e}",
+                    E::SIGNAL.request_name()
+                ))
+            })?;
+            (request, Rejections::default())
+        }
+        Encoding::Json => {
+            let decoded = E::decode_json(&body).map_err(|e| IngestError::Invalid(e.to_string()))?;
+            let mut rejected = Rejections::default();
+            if let Some(message) = decoded.first_error {
+                rejected.add(decoded.rejected, || message);
+            }
+            (decoded.request, rejected)
+        }
+    };
+    rejected.merge(request.validate());
+    let accepted = request.records();
+    if accepted == 0 && rejected.count > 0 {
+        warn!(signal = ?E::SIGNAL, rejected = rejected.count, reason = %rejected.message(), "request rejected");
+        return Err(IngestError::AllRejected {
+            count: rejected.count,
+            message: rejected.message(),
+        });
+    }
+    if rejected.count > 0 {
+        warn!(signal = ?E::SIGNAL, accepted, rejected = rejected.count, reason = %rejected.message(), "records rejected");
+    }
+    let rows = request.to_rows()?;
+    let payload = if encoding == Encoding::Protobuf && rejected.count == 0 {
+        body
+    } else {
+        Bytes::from(request.encode_to_vec())
+    };
+    store.append(E::SIGNAL, payload, rows).await?;
+    debug!(signal = ?E::SIGNAL, accepted, "export stored");
+    Ok(Outcome { accepted, rejected })
+}
+
+/// Turns a WAL record back into rows (the store's replay decoder).
+pub fn rows_from_wal(signal: Signal, payload: &[u8]) -> Result<Vec<(Table, RecordBatch)>, String> {
+    fn rows<E: Export>(payload: &[u8]) -> Result<Vec<(Table, RecordBatch)>, String> {
+        let request = E::decode(payload).map_err(|e| e.to_string())?;
+        request.to_rows().map_err(|e| e.to_string())
+    }
+    match signal {
+        Signal::Traces => rows::<ExportTraceServiceRequest>(payload),
+        Signal::Metrics => rows::<ExportMetricsServiceRequest>(payload),
+        Signal::Logs => rows::<ExportLogsServiceRequest>(payload),
+    }
+}
+
+impl Signal {
+    fn request_name(self) -> &'static str {
+        match self {
+            Signal::Traces => "ExportTraceServiceRequest",
+            Signal::Metrics => "ExportMetricsServiceRequest",
+            Signal::Logs => "ExportLogsServiceRequest",
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! Query results as text: an aligned table, CSV, or JSON rows.
+
+use std::io::Write;
+
+use arrow::error::ArrowError;
+use arrow::json::writer::{JsonArray, WriterBuilder};
+
+use super::QueryResult;
+
+/// Output formats of `vigil sql --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Table,
+    Csv,
+    Json,
+}
+
+/// Writes `result` in `format` to `out`.
+pub fn write(result: &QueryResult, format: Format, out: &mut dyn Write) -> Result<(), ArrowError> {
+    match format {
+        Format::Table => {
+            let table = arrow::util::pretty::pretty_format_batches(&result.batches)?;
+            if result.batches.iter().all(|b| b.num_rows() == 0) {
+                let names: Vec<&str> = result
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                writeln!(out, "{}", names.join(" | "))?;
+                writeln!(out, "(0 rows)")?;
+            } else {
+                writeln!(out, "{table}")?;
+            }
+        }
+        Format::Csv => {
+            if result.batches.is_empty() {
+                let names: Vec<&str> = result
+                    .schema
+                    .fields()
+                    .iter()
+                    .map(|f| f.name().as_str())
+                    .collect();
+                writeln!(out, "{}", names.join(","))?;
+            }
+            let mut writer = arrow::csv::WriterBuilder::new()
+                .with_header(true)
+                .build(&mut *out);
+            for batch in &result.batches {
+                writer.write(batch)?;
+            }
+        }
+        Format::Json => {
+            out.write_all(&json_rows(result)?)?;
+            writeln!(out)?;
+        }
+    }
+    Ok(())
+}
+
+/// The rows as a JSON array of objects, NULLs written as `null`.
+pub fn json_rows(result: &QueryResult) -> Result<Vec<u8>, ArrowError> {
+    let mut writer = WriterBuilder::new()
+        .with_explicit_nulls(true)
+        .build::<_, JsonArray>(Vec::new());
+    let batches: Vec<&arrow::array::RecordBatch> = result.batches.iter().collect();
+    writer.write_batches(&batches)?;
+    writer.finish()?;
+    let bytes = writer.into_inner();
+    Ok(if bytes.is_empty() {
+        b"[]".to_vec()
+    } else {
+        bytes
+    })
+}

@@ -1,0 +1,143 @@
+//! `vigil serve`: the store, the OTLP receivers, the query API and the flusher in one
+//! process, with graceful shutdown that flushes the buffer.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::get;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tracing::{error, info};
+
+use crate::config::Config;
+use crate::otlp;
+use crate::query::{self, QueryEngine};
+use crate::store::Store;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error("cannot listen on {addr} ({what}): {source}")]
+    Bind {
+        what: &'static str,
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("cannot start the query engine: {0}")]
+    Query(#[from] datafusion::error::DataFusionError),
+    #[error("OTLP/gRPC server failed: {0}")]
+    Grpc(#[from] tonic::transport::Error),
+    #[error("HTTP server failed: {0}")]
+    Http(std::io::Error),
+}
+
+async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, ServeError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| ServeError::Bind {
+            what,
+            addr: addr.to_owned(),
+            source,
+        })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(e) => {
+                error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// Runs the server until `shutdown` resolves, then drains requests and flushes.
+pub async fn serve(
+    config: Config,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), ServeError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| crate::store::StoreError::Open {
+        path: config.data_dir.clone(),
+        source,
+    })?;
+    let store = Store::open(
+        &config.data_dir,
+        config.storage.store_config(),
+        &otlp::rows_from_wal,
+    )?;
+    let grpc_listener = bind("OTLP/gRPC", &config.server.grpc_listen).await?;
+    let http_listener = bind("HTTP", &config.server.http_listen).await?;
+    let engine = QueryEngine::new(Arc::new(store.clone()))?;
+    let max_request = config.server.max_request_size.as_usize();
+    info!(data_dir = %config.data_dir.display(), "store open");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let (flusher_stop, flusher_rx) = watch::channel(false);
+    let flusher = tokio::spawn(store.clone().run_flusher(flusher_rx));
+
+    let app = Router::new()
+        .merge(otlp::http::routes(store.clone(), max_request))
+        .merge(query::http::routes(engine))
+        .route("/health", get(|| async { "ok\n" }));
+    let http_addr = http_listener.local_addr().ok();
+    info!(addr = ?http_addr, "HTTP listening (OTLP /v1/*, SQL /api/v1/query)");
+    let mut http_stop = stop_rx.clone();
+    let http = tokio::spawn(async move {
+        axum::serve(http_listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = http_stop.wait_for(|stop| *stop).await;
+            })
+            .await
+    });
+    let mut grpc_stop = stop_rx.clone();
+    let grpc = tokio::spawn(otlp::grpc::serve(
+        grpc_listener,
+        store.clone(),
+        max_request,
+        async move {
+            let _ = grpc_stop.wait_for(|stop| *stop).await;
+        },
+    ));
+
+    shutdown.await;
+    info!("shutting down: draining requests, then flushing");
+    let _ = stop_tx.send(true);
+    let http_result = http.await;
+    let grpc_result = grpc.await;
+    // Receivers are drained: nothing more can arrive, so the final flush takes it all.
+    let _ = flusher_stop.send(true);
+    if let Err(e) = flusher.await {
+        error!(error = %e, "flusher task failed");
+    }
+    info!("stopped");
+    match http_result {
+        Ok(Err(e)) => return Err(ServeError::Http(e)),
+        Err(e) => error!(error = %e, "HTTP task failed"),
+        Ok(Ok(())) => {}
+    }
+    match grpc_result {
+        Ok(Err(e)) => return Err(ServeError::Grpc(e)),
+        Err(e) => error!(error = %e, "gRPC task failed"),
+        Ok(Ok(())) => {}
+    }
+    Ok(())
+}

@@ -1,0 +1,173 @@
+//! Writing buffered rows to Parquet: split by hour, sort, write atomically.
+//!
+//! Each table's rows are split by the hour of the table's time column, sorted within each
+//! file by `service_name` then time (so row group and page statistics prune both kinds of
+//! filter), and written as `<name>.tmp`, fsynced, renamed and the directory fsynced.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
+use arrow::compute::{self, SortColumn, SortOptions};
+use arrow::error::ArrowError;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::errors::ParquetError;
+use parquet::file::metadata::SortingColumn;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+
+use super::layout;
+use super::schema::Table;
+use super::wal::sync_dir;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlushError {
+    #[error("cannot write {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot encode Parquet for {path}: {source}")]
+    Parquet { path: PathBuf, source: ParquetError },
+    #[error("cannot prepare rows of table {table}: {source}")]
+    Arrow {
+        table: &'static str,
+        source: ArrowError,
+    },
+}
+
+/// Writes `batches` of `table` as Parquet files named for flush `seq`; returns their paths.
+pub fn write_table(
+    data_dir: &Path,
+    table: Table,
+    batches: &[RecordBatch],
+    seq: u64,
+    row_group_rows: usize,
+) -> Result<Vec<PathBuf>, FlushError> {
+    let arrow_err = |source| FlushError::Arrow {
+        table: table.name(),
+        source,
+    };
+    let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
+    if rows == 0 {
+        return Ok(Vec::new());
+    }
+    let all = compute::concat_batches(&table.schema(), batches).map_err(arrow_err)?;
+    let mut written = Vec::new();
+    for (n, (hour, indices)) in rows_by_hour(&all, table).into_iter().enumerate() {
+        let part = take_rows(&all, &UInt32Array::from(indices)).map_err(arrow_err)?;
+        let sorted = sort_for_pruning(&part, table).map_err(arrow_err)?;
+        let dir = data_dir
+            .join(table.name())
+            .join(layout::partition_dir(hour));
+        let path = dir.join(layout::file_name(seq, n));
+        write_file(&dir, &path, &sorted, table, row_group_rows)?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn time_column(batch: &RecordBatch, table: Table) -> Option<&TimestampNanosecondArray> {
+    batch
+        .column_by_name(table.time_column())?
+        .as_any()
+        .downcast_ref::<TimestampNanosecondArray>()
+}
+
+/// Row indices grouped by hour bucket, in hour order (the NULL hour first).
+fn rows_by_hour(batch: &RecordBatch, table: Table) -> BTreeMap<Option<i64>, Vec<u32>> {
+    let mut groups: BTreeMap<Option<i64>, Vec<u32>> = BTreeMap::new();
+    let Some(times) = time_column(batch, table) else {
+        groups.insert(None, (0..batch.num_rows() as u32).collect());
+        return groups;
+    };
+    for i in 0..times.len() {
+        let hour = times.is_valid(i).then(|| layout::hour_of(times.value(i)));
+        groups.entry(hour).or_default().push(i as u32);
+    }
+    groups
+}
+
+fn take_rows(batch: &RecordBatch, indices: &UInt32Array) -> Result<RecordBatch, ArrowError> {
+    if indices.len() == batch.num_rows() {
+        return Ok(batch.clone());
+    }
+    compute::take_record_batch(batch, indices)
+}
+
+/// Columns files are sorted by: service, then time.
+fn sort_columns(table: Table) -> [&'static str; 2] {
+    ["service_name", table.time_column()]
+}
+
+fn sort_for_pruning(batch: &RecordBatch, table: Table) -> Result<RecordBatch, ArrowError> {
+    let options = SortOptions {
+        descending: false,
+        nulls_first: true,
+    };
+    let mut keys = Vec::new();
+    for name in sort_columns(table) {
+        if let Some(values) = batch.column_by_name(name) {
+            keys.push(SortColumn {
+                values: Arc::clone(values),
+                options: Some(options),
+            });
+        }
+    }
+    let indices = compute::lexsort_to_indices(&keys, None)?;
+    compute::take_record_batch(batch, &indices)
+}
+
+fn writer_properties(table: Table, row_group_rows: usize) -> WriterProperties {
+    let schema = table.schema();
+    let sorting: Vec<SortingColumn> = sort_columns(table)
+        .iter()
+        .filter_map(|name| schema.index_of(name).ok())
+        .map(|i| SortingColumn {
+            column_idx: i as i32,
+            descending: false,
+            nulls_first: true,
+        })
+        .collect();
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(row_group_rows.max(1)))
+        .set_statistics_enabled(EnabledStatistics::Page)
+        .set_sorting_columns(Some(sorting))
+        .set_created_by(format!("vigil {}", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
+fn write_file(
+    dir: &Path,
+    path: &Path,
+    batch: &RecordBatch,
+    table: Table,
+    row_group_rows: usize,
+) -> Result<(), FlushError> {
+    let io_err = |source| FlushError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let pq_err = |source| FlushError::Parquet {
+        path: path.to_owned(),
+        source,
+    };
+    fs::create_dir_all(dir).map_err(io_err)?;
+    let tmp = path.with_extension("parquet.tmp");
+    let file = File::create(&tmp).map_err(io_err)?;
+    let mut writer = ArrowWriter::try_new(
+        file,
+        batch.schema(),
+        Some(writer_properties(table, row_group_rows)),
+    )
+    .map_err(pq_err)?;
+    writer.write(batch).map_err(pq_err)?;
+    let file = writer.into_inner().map_err(pq_err)?;
+    file.sync_all().map_err(io_err)?;
+    fs::rename(&tmp, path).map_err(io_err)?;
+    sync_dir(dir).map_err(io_err)?;
+    Ok(())
+}
