@@ -26,12 +26,13 @@ use tracing::info;
 use super::{Encoding, Export, IngestError, ingest};
 use crate::store::{Store, StoreError};
 
-/// Passes message bytes through untouched in both directions.
+/// Passes message bytes through untouched in both directions (also used by the ingest
+/// benchmark to send pre-encoded requests).
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCodec;
+pub struct RawCodec;
 
 #[derive(Debug, Clone, Copy, Default)]
-struct RawCoder;
+pub struct RawCoder;
 
 impl Encoder for RawCoder {
     type Item = Bytes;

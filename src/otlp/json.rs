@@ -89,6 +89,11 @@ pub enum JsonError {
 }
 
 /// Decodes an OTLP/JSON `ExportTraceServiceRequest` body.
+///
+/// # Errors
+///
+/// [`JsonError`] when the body is not JSON or not shaped like the request;
+/// records with malformed ids are dropped and counted instead.
 pub fn decode_traces(body: &[u8]) -> Result<Decoded<ExportTraceServiceRequest>, JsonError> {
     let root = Path::ROOT;
     let mut rejections = Rejections::default();
@@ -104,6 +109,11 @@ pub fn decode_traces(body: &[u8]) -> Result<Decoded<ExportTraceServiceRequest>, 
 }
 
 /// Decodes an OTLP/JSON `ExportMetricsServiceRequest` body.
+///
+/// # Errors
+///
+/// [`JsonError`] when the body is not JSON or not shaped like the request;
+/// records with malformed ids are dropped and counted instead.
 pub fn decode_metrics(body: &[u8]) -> Result<Decoded<ExportMetricsServiceRequest>, JsonError> {
     let root = Path::ROOT;
     let mut rejections = Rejections::default();
@@ -119,6 +129,11 @@ pub fn decode_metrics(body: &[u8]) -> Result<Decoded<ExportMetricsServiceRequest
 }
 
 /// Decodes an OTLP/JSON `ExportLogsServiceRequest` body.
+///
+/// # Errors
+///
+/// [`JsonError`] when the body is not JSON or not shaped like the request;
+/// records with malformed ids are dropped and counted instead.
 pub fn decode_logs(body: &[u8]) -> Result<Decoded<ExportLogsServiceRequest>, JsonError> {
     let root = Path::ROOT;
     let mut rejections = Rejections::default();
@@ -138,6 +153,7 @@ pub fn decode_logs(body: &[u8]) -> Result<Decoded<ExportLogsServiceRequest>, Jso
 /// `rejected_field` is `rejectedSpans`, `rejectedDataPoints` or
 /// `rejectedLogRecords`. A full success is `{}`; otherwise the count is
 /// written as a string (proto3 JSON int64) and `errorMessage` only when set.
+#[must_use]
 pub fn encode_partial_success_response(
     rejected_field: &str,
     rejected: u64,
@@ -1237,10 +1253,21 @@ mod tests {
 
     // -- helpers -------------------------------------------------------------
 
+    /// Reads a fixture from `tests/fixtures/otlp/<origin>/`: names prefixed `collector_`
+    /// or `contrib_` come from the Collector and Collector-contrib folders, others from
+    /// opentelemetry-proto's examples.
     fn fixture(name: &str) -> Vec<u8> {
+        let (origin, file) = if let Some(rest) = name.strip_prefix("collector_") {
+            ("opentelemetry-collector", rest)
+        } else if let Some(rest) = name.strip_prefix("contrib_") {
+            ("opentelemetry-collector-contrib", rest)
+        } else {
+            ("opentelemetry-proto", name)
+        };
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("tests/fixtures")
-            .join(name);
+            .join("tests/fixtures/otlp")
+            .join(origin)
+            .join(file);
         std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
     }
 
