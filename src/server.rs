@@ -1,6 +1,7 @@
 //! `vigil serve`: the store, the OTLP receivers, the query API and the flusher in one
 //! process, with graceful shutdown that flushes the buffer.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::Router;
@@ -70,74 +71,125 @@ pub async fn shutdown_signal() {
     }
 }
 
-/// Runs the server until `shutdown` resolves, then drains requests and flushes.
+/// A server with its listeners bound, ready to [`Server::run`]. Binding first lets callers
+/// (tests, scripts) learn the real addresses when they asked for port 0.
+#[derive(Debug)]
+pub struct Server {
+    config: Config,
+    store: Store,
+    grpc_listener: TcpListener,
+    http_listener: TcpListener,
+}
+
+impl Server {
+    /// Opens the store (replaying the WAL) and binds both listeners.
+    pub async fn bind(config: Config) -> Result<Server, ServeError> {
+        std::fs::create_dir_all(&config.data_dir).map_err(|source| {
+            crate::store::StoreError::Open {
+                path: config.data_dir.clone(),
+                source,
+            }
+        })?;
+        let store = Store::open(
+            &config.data_dir,
+            config.storage.store_config(),
+            &otlp::rows_from_wal,
+        )?;
+        let grpc_listener = bind("OTLP/gRPC", &config.server.grpc_listen).await?;
+        let http_listener = bind("HTTP", &config.server.http_listen).await?;
+        Ok(Server {
+            config,
+            store,
+            grpc_listener,
+            http_listener,
+        })
+    }
+
+    pub fn grpc_addr(&self) -> Option<SocketAddr> {
+        self.grpc_listener.local_addr().ok()
+    }
+
+    pub fn http_addr(&self) -> Option<SocketAddr> {
+        self.http_listener.local_addr().ok()
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// Serves until `shutdown` resolves, then drains requests and flushes the buffer.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), ServeError> {
+        let Server {
+            config,
+            store,
+            grpc_listener,
+            http_listener,
+        } = self;
+        let engine = QueryEngine::new(Arc::new(store.clone()))?;
+        let max_request = config.server.max_request_size.as_usize();
+        info!(data_dir = %config.data_dir.display(), "store open");
+
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let (flusher_stop, flusher_rx) = watch::channel(false);
+        let flusher = tokio::spawn(store.clone().run_flusher(flusher_rx));
+
+        let app = Router::new()
+            .merge(otlp::http::routes(store.clone(), max_request))
+            .merge(query::http::routes(engine))
+            .route("/health", get(|| async { "ok\n" }));
+        if let Ok(addr) = http_listener.local_addr() {
+            info!(%addr, "HTTP listening (OTLP /v1/traces, /v1/metrics, /v1/logs; SQL /api/v1/query)");
+        }
+        let mut http_stop = stop_rx.clone();
+        let http = tokio::spawn(async move {
+            axum::serve(http_listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = http_stop.wait_for(|stop| *stop).await;
+                })
+                .await
+        });
+        let mut grpc_stop = stop_rx.clone();
+        let grpc = tokio::spawn(otlp::grpc::serve(
+            grpc_listener,
+            store.clone(),
+            max_request,
+            async move {
+                let _ = grpc_stop.wait_for(|stop| *stop).await;
+            },
+        ));
+
+        shutdown.await;
+        info!("shutting down: draining requests, then flushing");
+        let _ = stop_tx.send(true);
+        let http_result = http.await;
+        let grpc_result = grpc.await;
+        // Receivers are drained: nothing more can arrive, so the final flush takes it all.
+        let _ = flusher_stop.send(true);
+        if let Err(e) = flusher.await {
+            error!(error = %e, "flusher task failed");
+        }
+        info!("stopped");
+        match http_result {
+            Ok(Err(e)) => return Err(ServeError::Http(e)),
+            Err(e) => error!(error = %e, "HTTP task failed"),
+            Ok(Ok(())) => {}
+        }
+        match grpc_result {
+            Ok(Err(e)) => return Err(ServeError::Grpc(e)),
+            Err(e) => error!(error = %e, "gRPC task failed"),
+            Ok(Ok(())) => {}
+        }
+        Ok(())
+    }
+}
+
+/// Binds and runs a server until `shutdown` resolves.
 pub async fn serve(
     config: Config,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> Result<(), ServeError> {
-    std::fs::create_dir_all(&config.data_dir).map_err(|source| crate::store::StoreError::Open {
-        path: config.data_dir.clone(),
-        source,
-    })?;
-    let store = Store::open(
-        &config.data_dir,
-        config.storage.store_config(),
-        &otlp::rows_from_wal,
-    )?;
-    let grpc_listener = bind("OTLP/gRPC", &config.server.grpc_listen).await?;
-    let http_listener = bind("HTTP", &config.server.http_listen).await?;
-    let engine = QueryEngine::new(Arc::new(store.clone()))?;
-    let max_request = config.server.max_request_size.as_usize();
-    info!(data_dir = %config.data_dir.display(), "store open");
-
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let (flusher_stop, flusher_rx) = watch::channel(false);
-    let flusher = tokio::spawn(store.clone().run_flusher(flusher_rx));
-
-    let app = Router::new()
-        .merge(otlp::http::routes(store.clone(), max_request))
-        .merge(query::http::routes(engine))
-        .route("/health", get(|| async { "ok\n" }));
-    let http_addr = http_listener.local_addr().ok();
-    info!(addr = ?http_addr, "HTTP listening (OTLP /v1/*, SQL /api/v1/query)");
-    let mut http_stop = stop_rx.clone();
-    let http = tokio::spawn(async move {
-        axum::serve(http_listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = http_stop.wait_for(|stop| *stop).await;
-            })
-            .await
-    });
-    let mut grpc_stop = stop_rx.clone();
-    let grpc = tokio::spawn(otlp::grpc::serve(
-        grpc_listener,
-        store.clone(),
-        max_request,
-        async move {
-            let _ = grpc_stop.wait_for(|stop| *stop).await;
-        },
-    ));
-
-    shutdown.await;
-    info!("shutting down: draining requests, then flushing");
-    let _ = stop_tx.send(true);
-    let http_result = http.await;
-    let grpc_result = grpc.await;
-    // Receivers are drained: nothing more can arrive, so the final flush takes it all.
-    let _ = flusher_stop.send(true);
-    if let Err(e) = flusher.await {
-        error!(error = %e, "flusher task failed");
-    }
-    info!("stopped");
-    match http_result {
-        Ok(Err(e)) => return Err(ServeError::Http(e)),
-        Err(e) => error!(error = %e, "HTTP task failed"),
-        Ok(Ok(())) => {}
-    }
-    match grpc_result {
-        Ok(Err(e)) => return Err(ServeError::Grpc(e)),
-        Err(e) => error!(error = %e, "gRPC task failed"),
-        Ok(Ok(())) => {}
-    }
-    Ok(())
+    Server::bind(config).await?.run(shutdown).await
 }

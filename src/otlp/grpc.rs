@@ -8,7 +8,6 @@
 
 use std::convert::Infallible;
 use std::marker::PhantomData;
-use std::net::SocketAddr;
 use std::task::{Context, Poll};
 
 use bytes::{Buf, BufMut, Bytes};
@@ -204,8 +203,9 @@ pub async fn serve(
     max_message_bytes: usize,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    let addr: Option<SocketAddr> = listener.local_addr().ok();
-    info!(addr = ?addr, "OTLP/gRPC receiver listening");
+    if let Ok(addr) = listener.local_addr() {
+        info!(%addr, "OTLP/gRPC listening (TraceService, MetricsService, LogsService)");
+    }
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
         .add_service(ExportService::<ExportTraceServiceRequest>::new(
