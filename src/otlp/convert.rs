@@ -170,7 +170,14 @@ fn list_of_structs(fields: Fields, children: Vec<ArrayRef>, offsets: Vec<i32>) -
     ))
 }
 
-fn finish_batch(table: Table, columns: Vec<ArrayRef>) -> Result<RecordBatch, ArrowError> {
+/// Builds the batch and gives back the builders' spare capacity: a small export would
+/// otherwise hold hundreds of kilobytes of empty buffer space while it sits in memory.
+fn finish_batch(table: Table, mut columns: Vec<ArrayRef>) -> Result<RecordBatch, ArrowError> {
+    for column in &mut columns {
+        if let Some(array) = Arc::get_mut(column) {
+            array.shrink_to_fit();
+        }
+    }
     RecordBatch::try_new(table.schema(), columns)
 }
 
