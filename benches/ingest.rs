@@ -80,10 +80,10 @@ fn request(bot: usize, spans: usize, base_ns: u64, seed: u64) -> ExportTraceServ
                         "session.id",
                         Value::StringValue(format!("session-{bot}-{}", n % 7)),
                     ),
-                    kv("success", Value::BoolValue(n % 20 != 0)),
+                    kv("success", Value::BoolValue(!n.is_multiple_of(20))),
                 ],
                 status: Some(Status {
-                    code: if n % 20 == 0 { 2 } else { 1 },
+                    code: if n.is_multiple_of(20) { 2 } else { 1 },
                     message: String::new(),
                 }),
                 ..Default::default()

@@ -4,6 +4,7 @@
 //! every OTLP field lands in a column (see `store::schema` for the layout). Resource and
 //! scope values are rendered once per resource or scope and repeated per row.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use arrow::array::{
@@ -35,38 +36,48 @@ pub fn timestamp(unix_nano: u64) -> Option<i64> {
     }
 }
 
-fn hex_id(id: &[u8]) -> String {
-    hex::encode(id)
-}
-
-fn span_kind(kind: i32) -> String {
-    match kind {
-        0 => "UNSPECIFIED".into(),
-        1 => "INTERNAL".into(),
-        2 => "SERVER".into(),
-        3 => "CLIENT".into(),
-        4 => "PRODUCER".into(),
-        5 => "CONSUMER".into(),
-        other => other.to_string(),
+/// Appends an id as lower-case hex. Ids are at most 16 bytes once validated; anything
+/// longer (only reachable from hand-built messages) still converts, through a heap string.
+fn append_hex(builder: &mut StringBuilder, id: &[u8]) {
+    let mut buf = [0u8; 32];
+    if let Some(out) = buf.get_mut(..id.len() * 2)
+        && hex::encode_to_slice(id, out).is_ok()
+        && let Ok(text) = std::str::from_utf8(out)
+    {
+        builder.append_value(text);
+    } else {
+        builder.append_value(hex::encode(id));
     }
 }
 
-fn status_code(code: i32) -> String {
-    match code {
-        0 => "UNSET".into(),
-        1 => "OK".into(),
-        2 => "ERROR".into(),
-        other => other.to_string(),
+/// An enum value by name, or its number when outside the enum.
+fn enum_name(names: &'static [&'static str], value: i32) -> Cow<'static, str> {
+    match usize::try_from(value).ok().and_then(|i| names.get(i)) {
+        Some(name) => Cow::Borrowed(name),
+        None => Cow::Owned(value.to_string()),
     }
 }
 
-fn temporality(value: i32) -> String {
-    match value {
-        0 => "unspecified".into(),
-        1 => "delta".into(),
-        2 => "cumulative".into(),
-        other => other.to_string(),
-    }
+fn span_kind(kind: i32) -> Cow<'static, str> {
+    enum_name(
+        &[
+            "UNSPECIFIED",
+            "INTERNAL",
+            "SERVER",
+            "CLIENT",
+            "PRODUCER",
+            "CONSUMER",
+        ],
+        kind,
+    )
+}
+
+fn status_code(code: i32) -> Cow<'static, str> {
+    enum_name(&["UNSET", "OK", "ERROR"], code)
+}
+
+fn temporality(value: i32) -> Cow<'static, str> {
+    enum_name(&["unspecified", "delta", "cumulative"], value)
 }
 
 fn timestamp_builder(capacity: usize) -> TimestampNanosecondBuilder {
@@ -260,9 +271,9 @@ pub fn spans(request: &ExportTraceServiceRequest) -> Result<Option<RecordBatch>,
                     (Some(s), Some(e)) => Some(e.saturating_sub(s)),
                     _ => None,
                 });
-                trace_id.append_value(hex_id(&span.trace_id));
-                span_id.append_value(hex_id(&span.span_id));
-                parent_span_id.append_value(hex_id(&span.parent_span_id));
+                append_hex(&mut trace_id, &span.trace_id);
+                append_hex(&mut span_id, &span.span_id);
+                append_hex(&mut parent_span_id, &span.parent_span_id);
                 trace_state.append_value(&span.trace_state);
                 flags.append_value(span.flags);
                 name.append_value(&span.name);
@@ -289,8 +300,8 @@ pub fn spans(request: &ExportTraceServiceRequest) -> Result<Option<RecordBatch>,
                 dropped_events.append_value(span.dropped_events_count);
 
                 for link in &span.links {
-                    links.trace_id.append_value(hex_id(&link.trace_id));
-                    links.span_id.append_value(hex_id(&link.span_id));
+                    append_hex(&mut links.trace_id, &link.trace_id);
+                    append_hex(&mut links.span_id, &link.span_id);
                     links.trace_state.append_value(&link.trace_state);
                     links.flags.append_value(link.flags);
                     attributes::write_object(&mut json, &link.attributes);
@@ -415,8 +426,8 @@ pub fn logs(request: &ExportLogsServiceRequest) -> Result<Option<RecordBatch>, A
                 body.append_option(body_value.map(attributes::value_as_text));
                 body_type.append_option(body_value.and_then(attributes::type_name));
                 event.append_option(event_name(&record.event_name, &record.attributes));
-                trace_id.append_value(hex_id(&record.trace_id));
-                span_id.append_value(hex_id(&record.span_id));
+                append_hex(&mut trace_id, &record.trace_id);
+                append_hex(&mut span_id, &record.span_id);
                 flags.append_value(record.flags);
                 attributes::write_object(&mut json, &record.attributes);
                 attrs.append_value(&json);
@@ -579,8 +590,8 @@ impl PointColumns {
                     ex.value_int.append_null();
                 }
             }
-            ex.trace_id.append_value(hex_id(&exemplar.trace_id));
-            ex.span_id.append_value(hex_id(&exemplar.span_id));
+            append_hex(&mut ex.trace_id, &exemplar.trace_id);
+            append_hex(&mut ex.span_id, &exemplar.span_id);
             attributes::write_object(&mut self.json, &exemplar.filtered_attributes);
             ex.filtered_attributes.append_value(&self.json);
             ex.time_unix_nano.append_value(exemplar.time_unix_nano);

@@ -47,12 +47,14 @@ impl Rejections {
     }
 }
 
-fn check_id(id: &[u8], field: &str, len: usize) -> Result<(), String> {
+/// Checks an id's length; on failure, names the field (built only then) and the problem.
+fn check_id(id: &[u8], len: usize, field: impl FnOnce() -> String) -> Result<(), String> {
     if id.is_empty() || id.len() == len {
         Ok(())
     } else {
         Err(format!(
-            "{field} must be {len} bytes ({} hex digits) or empty, got {} bytes",
+            "{} must be {len} bytes ({} hex digits) or empty, got {} bytes",
+            field(),
             len * 2,
             id.len()
         ))
@@ -68,13 +70,13 @@ pub fn traces(request: &mut ExportTraceServiceRequest) -> Rejections {
             scope_spans.spans.retain(|span| {
                 let i = index;
                 index += 1;
-                let problem = check_id(&span.trace_id, "traceId", 16)
-                    .and_then(|_| check_id(&span.span_id, "spanId", 8))
-                    .and_then(|_| check_id(&span.parent_span_id, "parentSpanId", 8))
+                let problem = check_id(&span.trace_id, 16, || "traceId".into())
+                    .and_then(|_| check_id(&span.span_id, 8, || "spanId".into()))
+                    .and_then(|_| check_id(&span.parent_span_id, 8, || "parentSpanId".into()))
                     .and_then(|_| {
                         span.links.iter().enumerate().try_for_each(|(l, link)| {
-                            check_id(&link.trace_id, &format!("links[{l}].traceId"), 16).and_then(
-                                |_| check_id(&link.span_id, &format!("links[{l}].spanId"), 8),
+                            check_id(&link.trace_id, 16, || format!("links[{l}].traceId")).and_then(
+                                |_| check_id(&link.span_id, 8, || format!("links[{l}].spanId")),
                             )
                         })
                     });
@@ -102,8 +104,8 @@ pub fn logs(request: &mut ExportLogsServiceRequest) -> Rejections {
             scope_logs.log_records.retain(|record| {
                 let i = index;
                 index += 1;
-                let problem = check_id(&record.trace_id, "traceId", 16)
-                    .and_then(|_| check_id(&record.span_id, "spanId", 8));
+                let problem = check_id(&record.trace_id, 16, || "traceId".into())
+                    .and_then(|_| check_id(&record.span_id, 8, || "spanId".into()));
                 match problem {
                     Ok(()) => true,
                     Err(message) => {
@@ -121,8 +123,8 @@ pub fn logs(request: &mut ExportLogsServiceRequest) -> Rejections {
 
 fn check_exemplars(exemplars: &[Exemplar]) -> Result<(), String> {
     exemplars.iter().enumerate().try_for_each(|(e, exemplar)| {
-        check_id(&exemplar.trace_id, &format!("exemplars[{e}].traceId"), 16)
-            .and_then(|_| check_id(&exemplar.span_id, &format!("exemplars[{e}].spanId"), 8))
+        check_id(&exemplar.trace_id, 16, || format!("exemplars[{e}].traceId"))
+            .and_then(|_| check_id(&exemplar.span_id, 8, || format!("exemplars[{e}].spanId")))
     })
 }
 

@@ -150,6 +150,13 @@ pub trait TableSource: Send + Sync + std::fmt::Debug {
     fn snapshot(&self, table: Table) -> std::io::Result<TableSnapshot>;
 }
 
+/// An append staged in the current WAL group: its rows, their size, and whom to answer.
+struct Pending {
+    batches: Vec<(Table, RecordBatch)>,
+    bytes: usize,
+    ack: oneshot::Sender<Result<(), StoreError>>,
+}
+
 enum Command {
     Append {
         signal: Signal,
@@ -423,11 +430,7 @@ impl TableSource for Store {
 
 fn wal_thread(shared: Arc<Shared>, mut writer: wal::WalWriter, commands: mpsc::Receiver<Command>) {
     const MAX_GROUP: usize = 4096;
-    let mut group: Vec<(
-        Vec<(Table, RecordBatch)>,
-        usize,
-        oneshot::Sender<Result<(), StoreError>>,
-    )> = Vec::new();
+    let mut group: Vec<Pending> = Vec::new();
     while let Ok(first) = commands.recv() {
         let mut next = Some(first);
         while let Some(command) = next.take() {
@@ -440,7 +443,11 @@ fn wal_thread(shared: Arc<Shared>, mut writer: wal::WalWriter, commands: mpsc::R
                     ack,
                 } => {
                     writer.append(signal, &payload);
-                    group.push((batches, bytes, ack));
+                    group.push(Pending {
+                        batches,
+                        bytes,
+                        ack,
+                    });
                 }
                 Command::Rotate { reply } => {
                     commit_group(&shared, &mut writer, &mut group);
@@ -457,34 +464,26 @@ fn wal_thread(shared: Arc<Shared>, mut writer: wal::WalWriter, commands: mpsc::R
 }
 
 /// Makes the staged group durable, moves its rows into the buffer and acknowledges it.
-fn commit_group(
-    shared: &Shared,
-    writer: &mut wal::WalWriter,
-    group: &mut Vec<(
-        Vec<(Table, RecordBatch)>,
-        usize,
-        oneshot::Sender<Result<(), StoreError>>,
-    )>,
-) {
+fn commit_group(shared: &Shared, writer: &mut wal::WalWriter, group: &mut Vec<Pending>) {
     if group.is_empty() {
         return;
     }
     let result = writer.commit();
-    let total: usize = group.iter().map(|g| g.1).sum();
+    let total: usize = group.iter().map(|g| g.bytes).sum();
     match result {
         Ok(()) => {
             {
                 let mut state = shared.lock();
-                for (batches, _, _) in group.iter_mut() {
-                    for (table, batch) in batches.drain(..) {
+                for pending in group.iter_mut() {
+                    for (table, batch) in pending.batches.drain(..) {
                         let bytes = batch.get_array_memory_size();
                         state.active.push(table, batch, bytes);
                     }
                 }
             }
             shared.in_flight.fetch_sub(total, Ordering::Relaxed);
-            for (_, _, ack) in group.drain(..) {
-                let _ = ack.send(Ok(()));
+            for pending in group.drain(..) {
+                let _ = pending.ack.send(Ok(()));
             }
         }
         Err(e) => {
@@ -493,8 +492,8 @@ fn commit_group(
             if let Err(e) = writer.recover_after_failure() {
                 error!(error = %e, "cannot start a new WAL segment after a failed write");
             }
-            for (_, _, ack) in group.drain(..) {
-                let _ = ack.send(Err(StoreError::Wal(std::io::Error::new(
+            for pending in group.drain(..) {
+                let _ = pending.ack.send(Err(StoreError::Wal(std::io::Error::new(
                     e.kind(),
                     e.to_string(),
                 ))));
@@ -588,10 +587,10 @@ fn delete_segments_through(wal_dir: &Path, seq: u64) {
     for (first_seq, path) in segments {
         // Segments starting at or below `seq` hold only records ≤ seq: the writer rotated
         // right after `seq`, so the live segment starts at seq + 1.
-        if first_seq <= seq {
-            if let Err(e) = std::fs::remove_file(&path) {
-                warn!(error = %e, path = %path.display(), "cannot delete flushed WAL segment");
-            }
+        if first_seq <= seq
+            && let Err(e) = std::fs::remove_file(&path)
+        {
+            warn!(error = %e, path = %path.display(), "cannot delete flushed WAL segment");
         }
     }
 }

@@ -20,8 +20,10 @@ pub struct TestServer {
 }
 
 pub fn config_for(data_dir: &Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = data_dir.to_owned();
+    let mut config = Config {
+        data_dir: data_dir.to_owned(),
+        ..Config::default()
+    };
     config.server.grpc_listen = "127.0.0.1:0".into();
     config.server.http_listen = "127.0.0.1:0".into();
     config
