@@ -11,6 +11,7 @@
 //! [storage]
 //! flush_interval = "60s"           # flush buffered rows at least this often
 //! flush_size = "128MiB"            # … or when this much Arrow data is buffered
+//!                                  #     (at most half of max_buffer_size)
 //! max_buffer_size = "1GiB"         # above this, receivers answer 503 / UNAVAILABLE
 //! wal_fsync = true                 # fsync the WAL before acknowledging
 //! row_group_rows = 131072
@@ -149,7 +150,44 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
-        toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())
+        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but cannot work; flags are applied before this runs too.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = [
+            ("server.max_request_size", self.server.max_request_size.0),
+            ("storage.flush_size", self.storage.flush_size.0),
+            ("storage.max_buffer_size", self.storage.max_buffer_size.0),
+            ("storage.row_group_rows", self.storage.row_group_rows as u64),
+        ];
+        for (key, value) in positive {
+            if value == 0 {
+                return Err(format!("{key} must be greater than 0"));
+            }
+        }
+        if self.storage.flush_interval.0.is_zero() {
+            return Err("storage.flush_interval must be greater than 0".into());
+        }
+        if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
+            return Err(format!("log.level {:?} is not a valid filter (e.g. \"info\" or \"info,vigil=debug\"): {e}", self.log.level));
+        }
+        for (key, addr) in [("server.grpc_listen", &self.server.grpc_listen), ("server.http_listen", &self.server.http_listen)] {
+            listen_address(addr).map_err(|e| format!("{key}: {e}"))?;
+        }
+        Ok(())
+    }
+}
+
+/// A listen address as `host:port`; the Collector's `:4317` form means all interfaces.
+pub fn listen_address(addr: &str) -> Result<String, String> {
+    let addr = addr.trim();
+    let full = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_owned() };
+    match full.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(full),
+        _ => Err(format!("invalid listen address {addr:?}: expected host:port, e.g. 127.0.0.1:4317 or :4317")),
     }
 }
 
@@ -204,7 +242,7 @@ impl<'de> Deserialize<'de> for ByteSize {
     }
 }
 
-/// A duration written as `"500ms"`, `"30s"`, `"5m"`, `"1h"`, or an integer of seconds.
+/// A duration written with its unit: `"500ms"`, `"30s"`, `"5m"`, `"1h"`, `"1d"`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HumanDuration(pub Duration);
 
@@ -243,7 +281,9 @@ impl<'de> Deserialize<'de> for HumanDuration {
             Text(String),
         }
         match Raw::deserialize(d)? {
-            Raw::Int(n) => Ok(HumanDuration(Duration::from_secs(n))),
+            Raw::Int(n) => Err(serde::de::Error::custom(format!(
+                "duration {n} needs a unit: write it as a string such as \"{n}s\""
+            ))),
             Raw::Text(s) => HumanDuration::parse(&s).map_err(serde::de::Error::custom),
         }
     }
@@ -281,5 +321,24 @@ mod tests {
         assert!(e.contains("grpc_listn"), "{e}");
         let e = Config::parse("[storage]\nflush_size = \"12 parsecs\"\n").unwrap_err();
         assert!(e.contains("parsecs"), "{e}");
+        for (text, named) in [
+            ("[storage]\nrow_group_rows = 0\n", "row_group_rows"),
+            ("[server]\nmax_request_size = \"0B\"\n", "max_request_size"),
+            ("[storage]\nflush_interval = \"0s\"\n", "flush_interval"),
+            ("[storage]\nflush_interval = 60\n", "needs a unit"),
+            ("[log]\nlevel = \"info,=\"\n", "log.level"),
+            ("[server]\nhttp_listen = \"localhost\"\n", "http_listen"),
+        ] {
+            let e = Config::parse(text).unwrap_err();
+            assert!(e.contains(named), "{text}: {e}");
+        }
+    }
+
+    #[test]
+    fn collector_style_listen_addresses_mean_all_interfaces() {
+        assert_eq!(listen_address(":4317").unwrap(), "0.0.0.0:4317");
+        assert_eq!(listen_address("127.0.0.1:4318").unwrap(), "127.0.0.1:4318");
+        assert_eq!(listen_address("[::1]:4318").unwrap(), "[::1]:4318");
+        assert!(listen_address("127.0.0.1").is_err());
     }
 }

@@ -1,6 +1,7 @@
 //! The `vigil` command line: parse arguments, load config, call the library.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -46,8 +47,10 @@ enum Command {
     Sql {
         /// The query, e.g. "SELECT count(*) FROM spans".
         query: String,
+        /// Config file (vigil.toml); only data_dir is used.
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Data directory to read (default ./vigil-data); a server may be running on it.
         #[arg(long)]
         data_dir: Option<PathBuf>,
         /// Output format.
@@ -69,15 +72,34 @@ fn init_logging(config: &Config, format: Option<LogFormat>) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none());
     match format.unwrap_or(config.log.format) {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
     }
 }
 
-fn main() -> anyhow::Result<()> {
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            // One line per cause, each said once (library errors already name their cause).
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let text = cause.to_string();
+                if !message.contains(&text) {
+                    message = format!("{message}: {text}");
+                }
+            }
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -98,6 +120,7 @@ fn main() -> anyhow::Result<()> {
             if let Some(addr) = http_listen {
                 config.server.http_listen = addr;
             }
+            config.validate().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
             init_logging(&config, cli.log_format);
             runtime.block_on(vigil::server::serve(
                 config,

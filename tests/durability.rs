@@ -134,3 +134,21 @@ fn acknowledged_exports_survive_sigkill_exactly_once() {
         .sum();
     assert_eq!(wal_bytes, 8, "only the header of a fresh segment remains");
 }
+
+#[test]
+fn a_second_server_on_the_same_data_directory_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let _first = ServerProcess::spawn(&data, &[]);
+    let output = std::process::Command::new(common::vigil_bin())
+        .args(["serve", "--data-dir"])
+        .arg(&data)
+        .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("in use by another vigil serve"), "{stderr}");
+    // Reading while a server runs stays possible.
+    assert!(cli_sql(&data, "SELECT count(*) AS n FROM spans")[0]["n"] == 0);
+}

@@ -367,3 +367,40 @@ fn analyst_sql_is_read_only() {
     assert!(!server.sql("SHOW TABLES").is_empty());
     assert!(!server.sql("EXPLAIN SELECT count(*) FROM spans").is_empty());
 }
+
+#[test]
+fn a_buffer_limit_below_the_flush_size_still_flushes_and_recovers() {
+    // flush_size stays at its 128 MiB default and the interval at an hour: only the
+    // half-of-the-limit rule can free the buffer.
+    let server = TestServer::start_with(|c| {
+        c.storage.max_buffer_size = vigil::config::ByteSize(256 << 10);
+        c.storage.flush_interval = vigil::config::HumanDuration(std::time::Duration::from_secs(3600));
+    });
+    let body = fixture("opentelemetry-proto/trace.json");
+    let mut refused = 0;
+    for _ in 0..300 {
+        loop {
+            let response = post(&server.url("/v1/traces"), "application/json", &[], &body);
+            match response.status {
+                200 => break,
+                503 => {
+                    refused += 1;
+                    assert!(refused < 2000, "the buffer never drained");
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                }
+                other => panic!("unexpected {other}: {}", response.text()),
+            }
+        }
+    }
+    assert_eq!(server.scalar("SELECT count(*) FROM spans"), 300);
+    let parquet = walk(&server.data_dir.join("spans"));
+    assert!(parquet > 0, "flushed to Parquet by size, not by age");
+}
+
+fn walk(dir: &std::path::Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .map(|e| e.unwrap().path())
+        .map(|p| if p.is_dir() { walk(&p) } else { usize::from(p.extension().is_some_and(|e| e == "parquet")) })
+        .sum()
+}

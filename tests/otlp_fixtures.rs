@@ -390,6 +390,20 @@ fn minimal_requests_with_empty_resource_scope_and_no_timestamps_are_stored() {
     assert_eq!(metrics[1]["metric_name"], "test_metric");
 }
 
+#[test]
+fn a_log_without_a_timestamp_is_timed_by_its_observed_time() {
+    let server = TestServer::start();
+    let body = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
+        {"observedTimeUnixNano": "1544712660300000000", "body": {"stringValue": "collected"}}
+    ]}]}]});
+    let response = post(&server.url("/v1/logs"), "application/json", &[], &serde_json::to_vec(&body).unwrap());
+    assert_eq!(response.status, 200);
+    let row = one_row(&server, "SELECT time, observed_time, time_unix_nano FROM logs");
+    assert_eq!(row["time"], "2018-12-13T14:51:00.300Z");
+    assert_eq!(row["observed_time"], "2018-12-13T14:51:00.300Z");
+    assert_eq!(row["time_unix_nano"], 0, "the raw column still says no timestamp was sent");
+}
+
 /// Counts records in an OTLP JSON file by walking it, independently of Vigil's decoder.
 fn count_records(doc: &Value) -> (u64, u64, u64) {
     let arr = |v: &Value| v.as_array().cloned().unwrap_or_default();

@@ -417,7 +417,10 @@ pub fn logs(request: &ExportLogsServiceRequest) -> Result<Option<RecordBatch>, A
         for scope_logs in &resource_logs.scope_logs {
             ctx.set_scope(scope_logs.scope.as_ref(), &scope_logs.schema_url);
             for record in &scope_logs.log_records {
-                time.append_option(timestamp(record.time_unix_nano));
+                // OTLP: when a record has no timestamp, its observed time stands in.
+                time.append_option(
+                    timestamp(record.time_unix_nano).or_else(|| timestamp(record.observed_time_unix_nano)),
+                );
                 observed_time.append_option(timestamp(record.observed_time_unix_nano));
                 severity_number.append_value(record.severity_number);
                 severity_text.append_value(&record.severity_text);

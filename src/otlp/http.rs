@@ -144,10 +144,24 @@ pub fn decompress(headers: &HeaderMap, body: Bytes, limit: usize) -> Result<Byte
 
 async fn export<E: Export + Send + 'static>(
     State(receiver): State<Receiver>,
+    uri: axum::http::Uri,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let encoding = match encoding_of(&headers) {
+    let response = export_inner::<E>(receiver, &headers, body).await;
+    if !response.status().is_success() {
+        let reason = response.extensions().get::<RefusalReason>().map_or("", |r| r.0.as_str());
+        super::log_refusal("http", uri.path(), response.status().as_u16(), reason);
+    }
+    response
+}
+
+/// The message of a refusal, kept on the response for the log line.
+#[derive(Debug, Clone)]
+struct RefusalReason(String);
+
+async fn export_inner<E: Export + Send + 'static>(receiver: Receiver, headers: &HeaderMap, body: Body) -> Response {
+    let encoding = match encoding_of(headers) {
         Ok(encoding) => encoding,
         Err(refusal) => return refusal_response(refusal, Encoding::Json),
     };
@@ -155,7 +169,7 @@ async fn export<E: Export + Send + 'static>(
         Ok(body) => body,
         Err(refusal) => return refusal_response(refusal, encoding),
     };
-    let body = match decompress(&headers, body, receiver.max_body_bytes) {
+    let body = match decompress(headers, body, receiver.max_body_bytes) {
         Ok(body) => body,
         Err(message) => return refusal_response(Refusal::bad_request(message), encoding),
     };
@@ -193,6 +207,7 @@ fn refusal_of(error: IngestError) -> Refusal {
 }
 
 fn refusal_response(refusal: Refusal, encoding: Encoding) -> Response {
+    let reason = RefusalReason(refusal.message.clone());
     let body = match encoding {
         Encoding::Protobuf => RpcStatus {
             code: refusal.grpc_code,
@@ -206,6 +221,7 @@ fn refusal_response(refusal: Refusal, encoding: Encoding) -> Response {
         .unwrap_or_default(),
     };
     let mut response = with_body(refusal.status, encoding, body);
+    response.extensions_mut().insert(reason);
     if refusal.status == StatusCode::SERVICE_UNAVAILABLE {
         response.headers_mut().insert(
             header::RETRY_AFTER,

@@ -202,7 +202,6 @@ pub async fn ingest<E: Export>(
     rejected.merge(request.validate());
     let accepted = request.records();
     if accepted == 0 && rejected.count > 0 {
-        warn!(signal = ?E::SIGNAL, rejected = rejected.count, reason = %rejected.message(), "request rejected");
         return Err(IngestError::AllRejected {
             count: rejected.count,
             message: rejected.message(),
@@ -222,6 +221,16 @@ pub async fn ingest<E: Export>(
     Ok(Outcome { accepted, rejected })
 }
 
+static REFUSAL_LOG: crate::logging::RateLimit = crate::logging::RateLimit::new();
+
+/// Logs a request refused as a whole (at most once a second; the rest are counted), so an
+/// operator whose client reports errors finds the reason on the server side too.
+pub fn log_refusal(protocol: &'static str, path: &str, status: u16, message: &str) {
+    if REFUSAL_LOG.allow() {
+        warn!(protocol, path, status, reason = message, refused_since_last_log = REFUSAL_LOG.take_suppressed(), "request refused");
+    }
+}
+
 /// Turns a WAL record back into rows (the store's replay decoder).
 pub fn rows_from_wal(signal: Signal, payload: &[u8]) -> Result<Vec<(Table, RecordBatch)>, String> {
     fn rows<E: Export>(payload: &[u8]) -> Result<Vec<(Table, RecordBatch)>, String> {
@@ -236,7 +245,7 @@ pub fn rows_from_wal(signal: Signal, payload: &[u8]) -> Result<Vec<(Table, Recor
 }
 
 impl Signal {
-    fn request_name(self) -> &'static str {
+    pub(crate) fn request_name(self) -> &'static str {
         match self {
             Signal::Traces => "ExportTraceServiceRequest",
             Signal::Metrics => "ExportMetricsServiceRequest",

@@ -1,6 +1,7 @@
 //! `POST /api/v1/query`: SQL over HTTP, answered with JSON rows.
 //!
-//! Request: `{"sql": "SELECT …"}` (or the SQL as a plain-text body). Response:
+//! Request: `{"sql": "SELECT …"}` (JSON when declared so or when the body starts with
+//! `{`), or the SQL as a plain-text body. Response:
 //! `{"columns": [{"name", "type"}], "rows": [{…}], "row_count": n}`; errors are
 //! `{"error": "…"}` with 400 for bad or refused SQL.
 
@@ -30,10 +31,12 @@ fn error(status: StatusCode, message: String) -> Response {
 }
 
 async fn query(State(engine): State<QueryEngine>, headers: HeaderMap, body: Bytes) -> Response {
+    // JSON when declared, or when the body is an object (curl -d sends a form type).
     let is_json = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"));
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/json"))
+        || body.trim_ascii_start().starts_with(b"{");
     let sql = if is_json {
         match serde_json::from_slice::<serde_json::Value>(&body) {
             Ok(value) => match value

@@ -61,6 +61,14 @@ pub struct StoreConfig {
     pub row_group_rows: usize,
 }
 
+impl StoreConfig {
+    /// Buffered bytes that trigger a flush: `flush_bytes`, but never more than half the
+    /// buffer limit, so the buffer is written out well before receivers must refuse data.
+    pub fn flush_threshold(&self) -> usize {
+        self.flush_bytes.min(self.max_buffer_bytes / 2).max(1)
+    }
+}
+
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
@@ -88,9 +96,15 @@ pub enum StoreError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "data directory {path} is in use by another vigil serve (lock held on {lock}); stop it or pick another --data-dir"
+    )]
+    Locked { path: PathBuf, lock: PathBuf },
     #[error("cannot replay WAL record {seq}: {message}")]
     Replay { seq: u64, message: String },
 }
+
+static OVERLOAD_LOG: crate::logging::RateLimit = crate::logging::RateLimit::new();
 
 /// Rows per table, oldest first.
 #[derive(Debug, Default)]
@@ -127,6 +141,9 @@ struct Shared {
     state: Mutex<State>,
     /// Bytes of appends accepted but not yet in the buffer.
     in_flight: AtomicUsize,
+    /// Held open for the store's lifetime: an exclusive lock on `<data>/_wal/LOCK`, so a
+    /// second server cannot write the same WAL and checkpoint.
+    _lock: std::fs::File,
 }
 
 impl Shared {
@@ -197,6 +214,7 @@ impl Store {
         };
         let wal_dir = wal::wal_dir(dir);
         std::fs::create_dir_all(&wal_dir).map_err(open_err)?;
+        let lock = lock_data_dir(dir, &wal_dir)?;
         let checkpoint = wal::read_checkpoint(&wal_dir).map_err(open_err)?;
         remove_uncommitted_files(dir, checkpoint).map_err(open_err)?;
 
@@ -221,6 +239,7 @@ impl Store {
             config,
             state: Mutex::new(state),
             in_flight: AtomicUsize::new(0),
+            _lock: lock,
         });
         let (commands, receiver) = mpsc::channel();
         let thread_shared = Arc::clone(&shared);
@@ -258,6 +277,14 @@ impl Store {
         let limit = self.shared.config.max_buffer_bytes;
         let buffered = self.buffered_bytes();
         if buffered + bytes > limit {
+            if OVERLOAD_LOG.allow() {
+                warn!(
+                    buffered,
+                    limit,
+                    refused_since_last_log = OVERLOAD_LOG.take_suppressed(),
+                    "ingest buffer full: refusing exports with 503 / UNAVAILABLE until a flush frees memory"
+                );
+            }
             return Err(StoreError::Overloaded { buffered, limit });
         }
         self.shared.in_flight.fetch_add(bytes, Ordering::Relaxed);
@@ -359,7 +386,7 @@ impl Store {
         }
         let active = &state.active;
         !active.is_empty()
-            && (active.bytes >= self.shared.config.flush_bytes
+            && (active.bytes >= self.shared.config.flush_threshold()
                 || active
                     .since
                     .is_some_and(|t| t.elapsed() >= self.shared.config.flush_interval))
@@ -390,7 +417,8 @@ impl Store {
             }
         }
         match self.flush().await {
-            Ok(seq) => info!(checkpoint = ?seq, "final flush done"),
+            Ok(Some(seq)) => info!(checkpoint = seq, "final flush done"),
+            Ok(None) => info!("final flush: nothing buffered"),
             Err(e) => {
                 error!(error = %e, "final flush failed; rows remain in the WAL and will be replayed")
             }
@@ -514,6 +542,22 @@ fn rotate(shared: &Shared, writer: &mut wal::WalWriter) -> Result<Option<u64>, S
     let active = std::mem::take(&mut state.active);
     state.flushing = Some((seq, active));
     Ok(Some(seq))
+}
+
+/// Takes the data directory's exclusive lock, or says who holds it.
+fn lock_data_dir(dir: &Path, wal_dir: &Path) -> Result<std::fs::File, StoreError> {
+    let path = wal_dir.join("LOCK");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path: dir.to_owned(), lock: path }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Open { path, source }),
+    }
 }
 
 fn remove_uncommitted_files(dir: &Path, checkpoint: u64) -> std::io::Result<()> {
