@@ -4,7 +4,12 @@
 //! ```text
 //! cargo bench --bench ingest                       # builds target/release/vigil first
 //! VIGIL_BENCH_SPANS=4000000 VIGIL_BENCH_CONNECTIONS=16 cargo bench --bench ingest
+//! VIGIL_BENCH_GRPC=127.0.0.1:4317 cargo bench --bench ingest   # load a server you started
 //! ```
+//!
+//! Besides wall-clock throughput it prints the CPU time the server and the generator
+//! used, so spans per server CPU-second (the per-core figure) is known even though both
+//! share the machine.
 //!
 //! Requests are encoded once, up front, with the same opentelemetry-proto types the server
 //! decodes, so the generator spends its CPU on sending, not encoding. It shares the machine
@@ -117,7 +122,10 @@ fn request(bot: usize, spans: usize, base_ns: u64, seed: u64) -> ExportTraceServ
     }
 }
 
-fn vigil_binary() -> PathBuf {
+fn vigil_binary_unless(external: bool) -> PathBuf {
+    if external {
+        return PathBuf::new();
+    }
     if let Ok(path) = std::env::var("VIGIL_BIN") {
         return PathBuf::from(path);
     }
@@ -144,29 +152,40 @@ fn peak_rss_kib(child: &Child) -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// User + system CPU seconds of a process, from /proc (Linux).
+fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name, which is in parentheses and may contain spaces.
+    let rest = stat.rsplit_once(')')?.1;
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) / 100.0)
+}
+
 fn main() {
     let total_spans = env_usize("VIGIL_BENCH_SPANS", 2_000_000);
     let batch = env_usize("VIGIL_BENCH_BATCH", 1000);
     let connections = env_usize("VIGIL_BENCH_CONNECTIONS", 8);
     let distinct = 64;
 
-    let binary = vigil_binary();
+    let external = std::env::var("VIGIL_BENCH_GRPC").ok();
+    let binary = vigil_binary_unless(external.is_some());
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let grpc_port = free_port();
-    let http_port = free_port();
-    let mut server = Command::new(&binary)
-        .args(["serve", "--data-dir"])
-        .arg(data_dir.path())
-        .args([
-            "--grpc-listen",
-            &format!("127.0.0.1:{grpc_port}"),
-            "--http-listen",
-            &format!("127.0.0.1:{http_port}"),
-        ])
-        .env("VIGIL_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start vigil serve");
+    let grpc_addr = external.clone().unwrap_or_else(|| format!("127.0.0.1:{}", free_port()));
+    let http_addr = format!("127.0.0.1:{}", free_port());
+    let mut server: Option<Child> = external.is_none().then(|| {
+        Command::new(&binary)
+            .args(["serve", "--data-dir"])
+            .arg(data_dir.path())
+            .args(["--grpc-listen", &grpc_addr, "--http-listen", &http_addr])
+            .env("VIGIL_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("start vigil serve")
+    });
+    let cpu_before = server.as_ref().and_then(|s| cpu_seconds(s.id()));
+    let own_before = cpu_seconds(std::process::id());
 
     let base_ns = 1_780_000_000_000_000_000u64;
     let bodies: Vec<Bytes> = (0..distinct)
@@ -183,7 +202,7 @@ fn main() {
         .build()
         .expect("runtime");
     let (elapsed, bytes_sent) = runtime.block_on(async {
-        let endpoint = format!("http://127.0.0.1:{grpc_port}");
+        let endpoint = format!("http://{grpc_addr}");
         let mut channel = None;
         for _ in 0..100 {
             match tonic::transport::Endpoint::from_shared(endpoint.clone())
@@ -244,7 +263,15 @@ fn main() {
         (started.elapsed(), bytes_sent)
     });
 
-    let rss = peak_rss_kib(&server);
+    let rss = server.as_ref().and_then(peak_rss_kib);
+    let server_cpu = match (server.as_ref().and_then(|s| cpu_seconds(s.id())), cpu_before) {
+        (Some(after), Some(before)) => Some(after - before),
+        _ => None,
+    };
+    let own_cpu = match (cpu_seconds(std::process::id()), own_before) {
+        (Some(after), Some(before)) => Some(after - before),
+        _ => None,
+    };
     let spans = requests * batch;
     let secs = elapsed.as_secs_f64();
     println!(
@@ -256,14 +283,18 @@ fn main() {
     println!("  MB/s (protobuf)    {:.1}", bytes_sent as f64 / secs / 1e6);
     match rss {
         Some(kib) => println!("  server peak RSS    {:.0} MiB", kib as f64 / 1024.0),
-        None => println!("  server peak RSS    unavailable (no /proc)"),
+        None => println!("  server peak RSS    unavailable (external server or no /proc)"),
+    }
+    if let Some(cpu) = server_cpu {
+        println!("  server CPU         {cpu:.2} s ({:.0} spans per server CPU-second)", spans as f64 / cpu);
+    }
+    if let Some(cpu) = own_cpu {
+        println!("  generator CPU      {cpu:.2} s");
     }
 
     // Check the data is all there, then stop the server.
-    let _ = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.id().to_string())
-        .status();
+    let Some(mut server) = server.take() else { return };
+    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
     let _ = server.wait();
     let output = Command::new(&binary)
         .args(["sql", "--format", "csv", "--data-dir"])

@@ -12,6 +12,11 @@ use vigil::query::QueryEngine;
 use vigil::query::format::{self, Format};
 use vigil::store::ReadOnlyStore;
 
+// Ingest allocates and frees many small strings per span (protobuf decoding); mimalloc
+// handles that pattern with far less overhead than the system allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "vigil",
