@@ -172,7 +172,9 @@ fn main() {
     let external = std::env::var("VIGIL_BENCH_GRPC").ok();
     let binary = vigil_binary_unless(external.is_some());
     let data_dir = tempfile::tempdir().expect("temp dir");
-    let grpc_addr = external.clone().unwrap_or_else(|| format!("127.0.0.1:{}", free_port()));
+    let grpc_addr = external
+        .clone()
+        .unwrap_or_else(|| format!("127.0.0.1:{}", free_port()));
     let http_addr = format!("127.0.0.1:{}", free_port());
     let mut server: Option<Child> = external.is_none().then(|| {
         Command::new(&binary)
@@ -264,7 +266,10 @@ fn main() {
     });
 
     let rss = server.as_ref().and_then(peak_rss_kib);
-    let server_cpu = match (server.as_ref().and_then(|s| cpu_seconds(s.id())), cpu_before) {
+    let server_cpu = match (
+        server.as_ref().and_then(|s| cpu_seconds(s.id())),
+        cpu_before,
+    ) {
         (Some(after), Some(before)) => Some(after - before),
         _ => None,
     };
@@ -286,15 +291,23 @@ fn main() {
         None => println!("  server peak RSS    unavailable (external server or no /proc)"),
     }
     if let Some(cpu) = server_cpu {
-        println!("  server CPU         {cpu:.2} s ({:.0} spans per server CPU-second)", spans as f64 / cpu);
+        println!(
+            "  server CPU         {cpu:.2} s ({:.0} spans per server CPU-second)",
+            spans as f64 / cpu
+        );
     }
     if let Some(cpu) = own_cpu {
         println!("  generator CPU      {cpu:.2} s");
     }
 
     // Check the data is all there, then stop the server.
-    let Some(mut server) = server.take() else { return };
-    let _ = Command::new("kill").arg("-TERM").arg(server.id().to_string()).status();
+    let Some(mut server) = server.take() else {
+        return;
+    };
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.id().to_string())
+        .status();
     let _ = server.wait();
     let output = Command::new(&binary)
         .args(["sql", "--format", "csv", "--data-dir"])

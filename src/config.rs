@@ -150,7 +150,8 @@ impl Config {
     }
 
     pub fn parse(text: &str) -> Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_owned())?;
         config.validate()?;
         Ok(config)
     }
@@ -172,9 +173,15 @@ impl Config {
             return Err("storage.flush_interval must be greater than 0".into());
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
-            return Err(format!("log.level {:?} is not a valid filter (e.g. \"info\" or \"info,vigil=debug\"): {e}", self.log.level));
+            return Err(format!(
+                "log.level {:?} is not a valid filter (e.g. \"info\" or \"info,vigil=debug\"): {e}",
+                self.log.level
+            ));
         }
-        for (key, addr) in [("server.grpc_listen", &self.server.grpc_listen), ("server.http_listen", &self.server.http_listen)] {
+        for (key, addr) in [
+            ("server.grpc_listen", &self.server.grpc_listen),
+            ("server.http_listen", &self.server.http_listen),
+        ] {
             listen_address(addr).map_err(|e| format!("{key}: {e}"))?;
         }
         Ok(())
@@ -184,10 +191,16 @@ impl Config {
 /// A listen address as `host:port`; the Collector's `:4317` form means all interfaces.
 pub fn listen_address(addr: &str) -> Result<String, String> {
     let addr = addr.trim();
-    let full = if addr.starts_with(':') { format!("0.0.0.0{addr}") } else { addr.to_owned() };
+    let full = if addr.starts_with(':') {
+        format!("0.0.0.0{addr}")
+    } else {
+        addr.to_owned()
+    };
     match full.rsplit_once(':') {
         Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => Ok(full),
-        _ => Err(format!("invalid listen address {addr:?}: expected host:port, e.g. 127.0.0.1:4317 or :4317")),
+        _ => Err(format!(
+            "invalid listen address {addr:?}: expected host:port, e.g. 127.0.0.1:4317 or :4317"
+        )),
     }
 }
 

@@ -13,14 +13,24 @@ pub struct RateLimit {
 
 impl RateLimit {
     pub const fn new() -> RateLimit {
-        RateLimit { last_second: AtomicU64::new(0), suppressed: AtomicU64::new(0) }
+        RateLimit {
+            last_second: AtomicU64::new(0),
+            suppressed: AtomicU64::new(0),
+        }
     }
 
     /// True when a line may be logged now; otherwise counts a suppressed one.
     pub fn allow(&self) -> bool {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
         let last = self.last_second.load(Ordering::Relaxed);
-        if now != last && self.last_second.compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        if now != last
+            && self
+                .last_second
+                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
             return true;
         }
         self.suppressed.fetch_add(1, Ordering::Relaxed);

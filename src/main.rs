@@ -1,8 +1,8 @@
 //! The `vigil` command line: parse arguments, load config, call the library.
 
 use std::io::{IsTerminal, Write};
-use std::process::ExitCode;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -125,7 +125,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(addr) = http_listen {
                 config.server.http_listen = addr;
             }
-            config.validate().map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+            config
+                .validate()
+                .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
             init_logging(&config, cli.log_format);
             runtime.block_on(vigil::server::serve(
                 config,

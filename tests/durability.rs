@@ -143,7 +143,12 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     let output = std::process::Command::new(common::vigil_bin())
         .args(["serve", "--data-dir"])
         .arg(&data)
-        .args(["--grpc-listen", "127.0.0.1:0", "--http-listen", "127.0.0.1:0"])
+        .args([
+            "--grpc-listen",
+            "127.0.0.1:0",
+            "--http-listen",
+            "127.0.0.1:0",
+        ])
         .output()
         .unwrap();
     assert!(!output.status.success());

@@ -297,18 +297,29 @@ fn grpc_exports_store_and_bad_messages_get_invalid_argument() {
 }
 
 #[test]
-fn a_full_buffer_answers_503_with_retry_after_and_grpc_unavailable() {
-    let server = TestServer::start_with(|c| c.storage.max_buffer_size = vigil::config::ByteSize(1));
-    let response = post(
-        &server.url("/v1/traces"),
-        "application/json",
-        &[],
-        &fixture("opentelemetry-proto/trace.json"),
-    );
-    assert_eq!(response.status, 503);
-    assert_eq!(response.header("retry-after"), Some("2"));
+fn a_full_buffer_answers_503_with_retry_after_and_grpc_unavailable_then_recovers() {
+    // A file where the spans directory should be makes every flush fail, so the buffer
+    // fills and stays full until it is removed.
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("spans"), b"in the way").unwrap();
+    let mut config = common::config_for(dir.path());
+    config.storage.max_buffer_size = vigil::config::ByteSize(64 << 10);
+    let server = TestServer::start_config(config);
+    let body = fixture("opentelemetry-proto/trace.json");
+    let mut accepted = 0;
+    let refused = loop {
+        let response = post(&server.url("/v1/traces"), "application/json", &[], &body);
+        match response.status {
+            200 => accepted += 1,
+            503 => break response,
+            other => panic!("unexpected {other}: {}", response.text()),
+        }
+        assert!(accepted < 1000, "the buffer never filled");
+    };
+    assert!(accepted > 0);
+    assert_eq!(refused.header("retry-after"), Some("2"));
     assert!(
-        response.json()["message"]
+        refused.json()["message"]
             .as_str()
             .unwrap()
             .contains("buffer is full")
@@ -322,7 +333,91 @@ fn a_full_buffer_answers_503_with_retry_after_and_grpc_unavailable() {
         let status = client.export(request).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unavailable);
     });
-    assert_eq!(server.scalar("SELECT count(*) FROM spans"), 0);
+    assert_eq!(server.scalar("SELECT count(*) FROM spans"), accepted);
+
+    // Clear the obstacle: the flusher's retry writes the buffer out and ingest resumes.
+    std::fs::remove_file(dir.path().join("spans")).unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let response = post(&server.url("/v1/traces"), "application/json", &[], &body);
+        if response.status == 200 {
+            accepted += 1;
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ingest did not resume"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert_eq!(server.scalar("SELECT count(*) FROM spans"), accepted);
+}
+
+#[test]
+fn a_request_that_expands_past_the_buffer_gets_400_not_endless_503() {
+    let server =
+        TestServer::start_with(|c| c.storage.max_buffer_size = vigil::config::ByteSize(8 << 20));
+    // 300 KB of resource attribute repeated on 100 spans: ~30 MB of rows from a 300 KB body.
+    let spans: Vec<_> = (0..100).map(|i| json!({"name": format!("s{i}")})).collect();
+    let body = json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "blob", "value": {"stringValue": "x".repeat(300_000)}}]},
+        "scopeSpans": [{"spans": spans}]
+    }]});
+    let response = post(
+        &server.url("/v1/traces"),
+        "application/json",
+        &[],
+        &serde_json::to_vec(&body).unwrap(),
+    );
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("send fewer records per request")
+    );
+    // The same spans in batches that fit are taken.
+    for chunk in 0..10 {
+        let spans: Vec<_> = (0..10)
+            .map(|i| json!({"name": format!("s{chunk}-{i}")}))
+            .collect();
+        let body = json!({"resourceSpans": [{
+            "resource": {"attributes": [{"key": "blob", "value": {"stringValue": "x".repeat(300_000)}}]},
+            "scopeSpans": [{"spans": spans}]
+        }]});
+        let response = post(
+            &server.url("/v1/traces"),
+            "application/json",
+            &[],
+            &serde_json::to_vec(&body).unwrap(),
+        );
+        assert!(
+            response.status == 200 || response.status == 503,
+            "{}",
+            response.text()
+        );
+    }
+}
+
+#[test]
+fn deeply_nested_sql_gets_400_and_the_server_keeps_running() {
+    let server = TestServer::start();
+    let deep = format!("SELECT {}", vec!["1"; 5000].join(" + "));
+    let response = post(
+        &server.url("/api/v1/query"),
+        "application/json",
+        &[],
+        &serde_json::to_vec(&json!({"sql": deep})).unwrap(),
+    );
+    assert_eq!(response.status, 400);
+    assert!(
+        response.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("more than 256 deep")
+    );
+    let moderate = format!("SELECT {} AS n", vec!["1"; 100].join(" + "));
+    assert_eq!(server.scalar(&moderate), 100);
 }
 
 #[test]
@@ -374,7 +469,8 @@ fn a_buffer_limit_below_the_flush_size_still_flushes_and_recovers() {
     // half-of-the-limit rule can free the buffer.
     let server = TestServer::start_with(|c| {
         c.storage.max_buffer_size = vigil::config::ByteSize(256 << 10);
-        c.storage.flush_interval = vigil::config::HumanDuration(std::time::Duration::from_secs(3600));
+        c.storage.flush_interval =
+            vigil::config::HumanDuration(std::time::Duration::from_secs(3600));
     });
     let body = fixture("opentelemetry-proto/trace.json");
     let mut refused = 0;
@@ -398,9 +494,17 @@ fn a_buffer_limit_below_the_flush_size_still_flushes_and_recovers() {
 }
 
 fn walk(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .map(|e| e.unwrap().path())
-        .map(|p| if p.is_dir() { walk(&p) } else { usize::from(p.extension().is_some_and(|e| e == "parquet")) })
+        .map(|p| {
+            if p.is_dir() {
+                walk(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|e| e == "parquet"))
+            }
+        })
         .sum()
 }

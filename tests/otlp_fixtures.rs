@@ -396,12 +396,23 @@ fn a_log_without_a_timestamp_is_timed_by_its_observed_time() {
     let body = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
         {"observedTimeUnixNano": "1544712660300000000", "body": {"stringValue": "collected"}}
     ]}]}]});
-    let response = post(&server.url("/v1/logs"), "application/json", &[], &serde_json::to_vec(&body).unwrap());
+    let response = post(
+        &server.url("/v1/logs"),
+        "application/json",
+        &[],
+        &serde_json::to_vec(&body).unwrap(),
+    );
     assert_eq!(response.status, 200);
-    let row = one_row(&server, "SELECT time, observed_time, time_unix_nano FROM logs");
+    let row = one_row(
+        &server,
+        "SELECT time, observed_time, time_unix_nano FROM logs",
+    );
     assert_eq!(row["time"], "2018-12-13T14:51:00.300Z");
     assert_eq!(row["observed_time"], "2018-12-13T14:51:00.300Z");
-    assert_eq!(row["time_unix_nano"], 0, "the raw column still says no timestamp was sent");
+    assert_eq!(
+        row["time_unix_nano"], 0,
+        "the raw column still says no timestamp was sent"
+    );
 }
 
 /// Counts records in an OTLP JSON file by walking it, independently of Vigil's decoder.

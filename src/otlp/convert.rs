@@ -419,7 +419,8 @@ pub fn logs(request: &ExportLogsServiceRequest) -> Result<Option<RecordBatch>, A
             for record in &scope_logs.log_records {
                 // OTLP: when a record has no timestamp, its observed time stands in.
                 time.append_option(
-                    timestamp(record.time_unix_nano).or_else(|| timestamp(record.observed_time_unix_nano)),
+                    timestamp(record.time_unix_nano)
+                        .or_else(|| timestamp(record.observed_time_unix_nano)),
                 );
                 observed_time.append_option(timestamp(record.observed_time_unix_nano));
                 severity_number.append_value(record.severity_number);

@@ -150,7 +150,10 @@ async fn export<E: Export + Send + 'static>(
 ) -> Response {
     let response = export_inner::<E>(receiver, &headers, body).await;
     if !response.status().is_success() {
-        let reason = response.extensions().get::<RefusalReason>().map_or("", |r| r.0.as_str());
+        let reason = response
+            .extensions()
+            .get::<RefusalReason>()
+            .map_or("", |r| r.0.as_str());
         super::log_refusal("http", uri.path(), response.status().as_u16(), reason);
     }
     response
@@ -160,7 +163,11 @@ async fn export<E: Export + Send + 'static>(
 #[derive(Debug, Clone)]
 struct RefusalReason(String);
 
-async fn export_inner<E: Export + Send + 'static>(receiver: Receiver, headers: &HeaderMap, body: Body) -> Response {
+async fn export_inner<E: Export + Send + 'static>(
+    receiver: Receiver,
+    headers: &HeaderMap,
+    body: Body,
+) -> Response {
     let encoding = match encoding_of(headers) {
         Ok(encoding) => encoding,
         Err(refusal) => return refusal_response(refusal, Encoding::Json),

@@ -57,6 +57,10 @@ pub enum IngestError {
     Convert(#[from] ArrowError),
 }
 
+/// Per-row memory beyond the values themselves (offsets, fixed-width columns, JSON
+/// punctuation), for [`Export::estimated_row_bytes`].
+const ROW_OVERHEAD: usize = 256;
+
 /// An OTLP export request type.
 pub trait Export: Message + Default + Sized {
     const SIGNAL: Signal;
@@ -65,6 +69,10 @@ pub trait Export: Message + Default + Sized {
     fn decode_json(body: &[u8]) -> Result<json::Decoded<Self>, json::JsonError>;
     fn validate(&mut self) -> Rejections;
     fn records(&self) -> u64;
+    /// A cheap upper estimate of the bytes its rows will take in memory. Resource and
+    /// scope values are repeated on every row beneath them, so a small request with a
+    /// large resource can expand a thousandfold.
+    fn estimated_row_bytes(&self) -> usize;
     fn to_rows(&self) -> Result<Vec<(Table, RecordBatch)>, ArrowError>;
     /// The Export*ServiceResponse as protobuf, with partial success when records were
     /// rejected.
@@ -83,6 +91,24 @@ impl Export for ExportTraceServiceRequest {
     }
     fn validate(&mut self) -> Rejections {
         validate::traces(self)
+    }
+    fn estimated_row_bytes(&self) -> usize {
+        self.resource_spans
+            .iter()
+            .map(|r| {
+                let resource = r.resource.as_ref().map_or(0, Message::encoded_len);
+                r.scope_spans
+                    .iter()
+                    .map(|s| {
+                        let per_row = resource
+                            + s.scope.as_ref().map_or(0, Message::encoded_len)
+                            + ROW_OVERHEAD;
+                        s.spans.len() * per_row
+                            + s.spans.iter().map(Message::encoded_len).sum::<usize>() * 2
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
     }
     fn records(&self) -> u64 {
         validate::span_count(self)
@@ -118,6 +144,28 @@ impl Export for ExportLogsServiceRequest {
     fn validate(&mut self) -> Rejections {
         validate::logs(self)
     }
+    fn estimated_row_bytes(&self) -> usize {
+        self.resource_logs
+            .iter()
+            .map(|r| {
+                let resource = r.resource.as_ref().map_or(0, Message::encoded_len);
+                r.scope_logs
+                    .iter()
+                    .map(|s| {
+                        let per_row = resource
+                            + s.scope.as_ref().map_or(0, Message::encoded_len)
+                            + ROW_OVERHEAD;
+                        s.log_records.len() * per_row
+                            + s.log_records
+                                .iter()
+                                .map(Message::encoded_len)
+                                .sum::<usize>()
+                                * 2
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
+    }
     fn records(&self) -> u64 {
         validate::log_count(self)
     }
@@ -151,6 +199,32 @@ impl Export for ExportMetricsServiceRequest {
     }
     fn validate(&mut self) -> Rejections {
         validate::metrics(self)
+    }
+    fn estimated_row_bytes(&self) -> usize {
+        self.resource_metrics
+            .iter()
+            .map(|r| {
+                let resource = r.resource.as_ref().map_or(0, Message::encoded_len);
+                r.scope_metrics
+                    .iter()
+                    .map(|s| {
+                        let scope = s.scope.as_ref().map_or(0, Message::encoded_len);
+                        s.metrics
+                            .iter()
+                            .map(|m| {
+                                let points = validate::metric_point_count(m) as usize;
+                                let metric = m.name.len()
+                                    + m.description.len()
+                                    + m.unit.len()
+                                    + m.metadata.iter().map(Message::encoded_len).sum::<usize>();
+                                points * (resource + scope + metric + ROW_OVERHEAD)
+                                    + m.encoded_len() * 2
+                            })
+                            .sum::<usize>()
+                    })
+                    .sum::<usize>()
+            })
+            .sum()
     }
     fn records(&self) -> u64 {
         validate::point_count(self)
@@ -210,6 +284,14 @@ pub async fn ingest<E: Export>(
     if rejected.count > 0 {
         warn!(signal = ?E::SIGNAL, accepted, rejected = rejected.count, reason = %rejected.message(), "records rejected");
     }
+    let estimate = request.estimated_row_bytes();
+    let limit = store.max_request_row_bytes();
+    if estimate > limit {
+        return Err(IngestError::Invalid(format!(
+            "request would take about {estimate} bytes in memory once converted (resource and scope values \
+             are repeated on each of its {accepted} records), over the limit of {limit}: send fewer records per request"
+        )));
+    }
     let rows = request.to_rows()?;
     let payload = if encoding == Encoding::Protobuf && rejected.count == 0 {
         body
@@ -227,7 +309,14 @@ static REFUSAL_LOG: crate::logging::RateLimit = crate::logging::RateLimit::new()
 /// operator whose client reports errors finds the reason on the server side too.
 pub fn log_refusal(protocol: &'static str, path: &str, status: u16, message: &str) {
     if REFUSAL_LOG.allow() {
-        warn!(protocol, path, status, reason = message, refused_since_last_log = REFUSAL_LOG.take_suppressed(), "request refused");
+        warn!(
+            protocol,
+            path,
+            status,
+            reason = message,
+            refused_since_last_log = REFUSAL_LOG.take_suppressed(),
+            "request refused"
+        );
     }
 }
 

@@ -195,13 +195,18 @@ pub fn point_count(request: &ExportMetricsServiceRequest) -> u64 {
         .iter()
         .flat_map(|r| &r.scope_metrics)
         .flat_map(|s| &s.metrics)
-        .map(|m| match &m.data {
-            Some(metric::Data::Gauge(g)) => g.data_points.len() as u64,
-            Some(metric::Data::Sum(g)) => g.data_points.len() as u64,
-            Some(metric::Data::Histogram(g)) => g.data_points.len() as u64,
-            Some(metric::Data::ExponentialHistogram(g)) => g.data_points.len() as u64,
-            Some(metric::Data::Summary(g)) => g.data_points.len() as u64,
-            None => 1,
-        })
+        .map(metric_point_count)
         .sum()
+}
+
+/// Number of data points (rows) of one metric; a metric without data is one row.
+pub fn metric_point_count(m: &opentelemetry_proto::tonic::metrics::v1::Metric) -> u64 {
+    match &m.data {
+        Some(metric::Data::Gauge(g)) => g.data_points.len() as u64,
+        Some(metric::Data::Sum(g)) => g.data_points.len() as u64,
+        Some(metric::Data::Histogram(g)) => g.data_points.len() as u64,
+        Some(metric::Data::ExponentialHistogram(g)) => g.data_points.len() as u64,
+        Some(metric::Data::Summary(g)) => g.data_points.len() as u64,
+        None => 1,
+    }
 }

@@ -12,6 +12,7 @@
 
 pub mod format;
 pub mod http;
+mod limits;
 pub mod provider;
 pub mod prune;
 
@@ -28,6 +29,8 @@ use crate::store::{Table, TableSource};
 pub enum QueryError {
     #[error("{0}")]
     Refused(String),
+    #[error("{0}")]
+    TooComplex(String),
     #[error("{0}")]
     Sql(#[from] DataFusionError),
 }
@@ -68,21 +71,52 @@ impl QueryEngine {
         Ok(QueryEngine { ctx })
     }
 
-    /// Runs one read-only SQL statement.
+    /// Runs one read-only SQL statement, on the query runtime (see [`query_runtime`]).
     pub async fn sql(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let engine = self.clone();
+        let sql = sql.to_owned();
+        query_runtime()
+            .spawn(async move { engine.run(&sql).await })
+            .await
+            .map_err(|e| {
+                QueryError::Sql(DataFusionError::External(
+                    format!("query task failed: {e}").into(),
+                ))
+            })?
+    }
+
+    async fn run(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let state = self.ctx.state();
+        let dialect = state.config().options().sql_parser.dialect;
+        let statement = state.sql_to_statement(sql, &dialect)?;
+        limits::check_depth(&statement)?;
+        let plan = state.statement_to_plan(statement).await?;
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        let frame = self
-            .ctx
-            .sql_with_options(sql, options)
-            .await
-            .map_err(refusal)?;
+        options.verify_plan(&plan).map_err(refusal)?;
+        let frame = self.ctx.execute_logical_plan(plan).await?;
         let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
         let batches = frame.collect().await?;
         Ok(QueryResult { schema, batches })
     }
+}
+
+/// Queries run on their own runtime: its threads have large stacks (planning recurses
+/// over the expression tree) and are scheduled by the OS apart from the receivers', so a
+/// heavy query slows ingest no more than any other busy thread does.
+fn query_runtime() -> &'static tokio::runtime::Runtime {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME.get_or_init(|| {
+        tokio::runtime::Builder::new_multi_thread()
+            .thread_name("vigil-query")
+            .thread_stack_size(64 << 20)
+            .enable_all()
+            .build()
+            // Without threads no query can run at all; there is nothing to fall back to.
+            .unwrap_or_else(|e| panic!("cannot start the query runtime: {e}"))
+    })
 }
 
 /// Rewords DataFusion's refusals of writes so the analyst learns why.

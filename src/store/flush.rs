@@ -12,12 +12,12 @@ use std::sync::Arc;
 use arrow::array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
 use arrow::compute::{self, SortColumn, SortOptions};
 use arrow::error::ArrowError;
+use parquet::arrow::ArrowSchemaConverter;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::errors::ParquetError;
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
-use parquet::arrow::ArrowSchemaConverter;
 
 use super::layout;
 use super::schema::Table;
@@ -152,7 +152,11 @@ fn writer_properties(table: Table, row_group_rows: usize) -> WriterProperties {
         if json_text || parts.len() > 1 {
             builder = builder.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
         }
-        if matches!(top, "attributes" | "body" | "trace_id" | "span_id" | "parent_span_id") || json_text && parts.len() > 1 {
+        if matches!(
+            top,
+            "attributes" | "body" | "trace_id" | "span_id" | "parent_span_id"
+        ) || json_text && parts.len() > 1
+        {
             builder = builder.set_column_dictionary_enabled(path, false);
         }
     }

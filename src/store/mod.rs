@@ -26,6 +26,7 @@
 
 pub mod flush;
 pub mod layout;
+pub mod recovery;
 pub mod schema;
 pub mod wal;
 
@@ -215,7 +216,7 @@ impl Store {
         let wal_dir = wal::wal_dir(dir);
         std::fs::create_dir_all(&wal_dir).map_err(open_err)?;
         let lock = lock_data_dir(dir, &wal_dir)?;
-        let checkpoint = wal::read_checkpoint(&wal_dir).map_err(open_err)?;
+        let checkpoint = checked_checkpoint(dir, &wal_dir, true).map_err(open_err)?;
         remove_uncommitted_files(dir, checkpoint).map_err(open_err)?;
 
         let mut state = State {
@@ -252,6 +253,12 @@ impl Store {
 
     pub fn data_dir(&self) -> &Path {
         &self.shared.dir
+    }
+
+    /// The most rows (in bytes) one append may bring: half the buffer, so a single
+    /// request can always be taken once the buffer has been flushed.
+    pub fn max_request_row_bytes(&self) -> usize {
+        self.shared.config.max_buffer_bytes / 2
     }
 
     /// Bytes buffered, being flushed, or accepted and on their way into the buffer.
@@ -412,7 +419,7 @@ impl Store {
                     failures += 1;
                     error!(error = %e, failures, "flush failed; rows stay buffered and in the WAL, will retry");
                     // Back off so a full disk is not hammered.
-                    tokio::time::sleep(Duration::from_secs(u64::from(failures.min(30)))).await;
+                    tokio::time::sleep(Duration::from_secs(u64::from(failures.min(5)))).await;
                 }
             }
         }
@@ -517,9 +524,6 @@ fn commit_group(shared: &Shared, writer: &mut wal::WalWriter, group: &mut Vec<Pe
         Err(e) => {
             error!(error = %e, requests = group.len(), "WAL write failed; requests answered with an error");
             shared.in_flight.fetch_sub(total, Ordering::Relaxed);
-            if let Err(e) = writer.recover_after_failure() {
-                error!(error = %e, "cannot start a new WAL segment after a failed write");
-            }
             for pending in group.drain(..) {
                 let _ = pending.ack.send(Err(StoreError::Wal(std::io::Error::new(
                     e.kind(),
@@ -552,12 +556,55 @@ fn lock_data_dir(dir: &Path, wal_dir: &Path) -> Result<std::fs::File, StoreError
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+        .map_err(|source| StoreError::Open {
+            path: path.clone(),
+            source,
+        })?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked { path: dir.to_owned(), lock: path }),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StoreError::Locked {
+            path: dir.to_owned(),
+            lock: path,
+        }),
         Err(std::fs::TryLockError::Error(source)) => Err(StoreError::Open { path, source }),
     }
+}
+
+/// The checkpoint, reconciled with the files and the WAL (see [`recovery`]). The live
+/// store (`repair`) writes a corrected checkpoint back; readers only use it.
+fn checked_checkpoint(dir: &Path, wal_dir: &Path, repair: bool) -> std::io::Result<u64> {
+    let checkpoint = wal::read_checkpoint(wal_dir)?;
+    let mut file_seqs = std::collections::BTreeSet::new();
+    for table in Table::ALL {
+        file_seqs.extend(layout::scan_table(dir, table)?.0.iter().map(|f| f.seq));
+    }
+    let mut range: Option<(u64, u64)> = None;
+    for (_, path) in wal::list_segments(wal_dir)? {
+        wal::read_segment(&path, |entry| {
+            range = Some(range.map_or((entry.seq, entry.seq), |(lo, hi)| {
+                (lo.min(entry.seq), hi.max(entry.seq))
+            }));
+        })?;
+    }
+    let (reconciled, reason) = recovery::reconcile(&recovery::Evidence {
+        checkpoint,
+        file_seqs,
+        wal: range,
+    });
+    if let Some(reason) = reason {
+        if repair {
+            warn!(recorded = checkpoint, using = reconciled, "{reason}");
+            wal::write_checkpoint(wal_dir, reconciled)?;
+        } else {
+            // A flush racing this read looks the same for an instant; the caller re-reads.
+            debug!(
+                recorded = checkpoint,
+                using = reconciled,
+                "{reason} (read-only: not written back)"
+            );
+        }
+    }
+    Ok(reconciled)
 }
 
 fn remove_uncommitted_files(dir: &Path, checkpoint: u64) -> std::io::Result<()> {
@@ -664,12 +711,13 @@ impl ReadOnlyStore {
         // A server may flush while we read: the checkpoint moving or a segment vanishing
         // means the view is torn, so read again.
         for attempt in 0.. {
-            let checkpoint = wal::read_checkpoint(&wal_dir).map_err(open_err)?;
+            let recorded = wal::read_checkpoint(&wal_dir).map_err(open_err)?;
+            let checkpoint = checked_checkpoint(dir, &wal_dir, false).map_err(open_err)?;
             let mut buffers = Buffers::default();
             let result = replay(&wal_dir, checkpoint, decode, &mut buffers);
             let after = wal::read_checkpoint(&wal_dir).map_err(open_err)?;
             match result {
-                Ok(_) if after == checkpoint => {
+                Ok(_) if after == recorded => {
                     return Ok(ReadOnlyStore {
                         dir: dir.to_owned(),
                         checkpoint,

@@ -17,7 +17,7 @@
 //!   fsync of the directory) after the Parquet files it covers are durable.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use tracing::warn;
@@ -173,6 +173,11 @@ pub struct WalWriter {
     next_seq: u64,
     pending: Vec<u8>,
     fsync: bool,
+    /// Bytes of the current segment known to be complete records (plus the header).
+    durable_len: u64,
+    /// A failed write could not be cut back off the segment: nothing may be appended
+    /// behind it until the segment is repaired or replaced.
+    damaged: bool,
 }
 
 impl WalWriter {
@@ -187,6 +192,8 @@ impl WalWriter {
             next_seq,
             pending: Vec::with_capacity(1 << 20),
             fsync,
+            durable_len: MAGIC.len() as u64,
+            damaged: false,
         })
     }
 
@@ -231,34 +238,67 @@ impl WalWriter {
         seq
     }
 
-    /// Writes the staged records and fsyncs: one fsync for the whole group.
+    /// Writes the staged records and fsyncs: one fsync for the whole group. On failure
+    /// the staged records are dropped (their senders get the error) and the segment is cut
+    /// back to its last complete record, so later records never sit behind a torn one.
     pub fn commit(&mut self) -> io::Result<()> {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let result = self.file.write_all(&self.pending).and_then(|()| {
-            if self.fsync {
-                self.file.sync_data()
-            } else {
-                Ok(())
-            }
-        });
+        let pending = std::mem::take(&mut self.pending);
+        let result = self.write_durably(&pending);
+        self.pending = pending;
         self.pending.clear();
+        if result.is_err() {
+            self.damaged = true;
+            // Best effort now; the next commit retries before writing anything.
+            let _ = self.repair();
+        }
         result
     }
 
-    /// Drops staged records after a failed commit and starts a fresh segment, so records
-    /// written later never sit behind a half-written one.
-    pub fn recover_after_failure(&mut self) -> io::Result<()> {
-        self.pending.clear();
-        self.rotate()
+    fn write_durably(&mut self, records: &[u8]) -> io::Result<()> {
+        if self.damaged {
+            self.repair()?;
+        }
+        self.file.write_all(records)?;
+        if self.fsync {
+            self.file.sync_data()?;
+        }
+        self.durable_len += records.len() as u64;
+        Ok(())
+    }
+
+    /// Cuts the segment back to its complete records, or failing that starts a new one.
+    fn repair(&mut self) -> io::Result<()> {
+        let truncated = self
+            .file
+            .set_len(self.durable_len)
+            .and_then(|()| self.file.seek(SeekFrom::Start(self.durable_len)).map(drop))
+            .and_then(|()| {
+                if self.fsync {
+                    self.file.sync_data()
+                } else {
+                    Ok(())
+                }
+            });
+        if truncated.is_err() {
+            self.start_segment()?;
+        }
+        self.damaged = false;
+        Ok(())
     }
 
     /// Closes the current segment and starts the next one at `last_seq() + 1`.
     pub fn rotate(&mut self) -> io::Result<()> {
         self.commit()?;
+        self.start_segment()
+    }
+
+    fn start_segment(&mut self) -> io::Result<()> {
         self.file = Self::create_segment(&self.dir, self.next_seq)?;
         self.segment_first_seq = self.next_seq;
+        self.durable_len = MAGIC.len() as u64;
         Ok(())
     }
 }
