@@ -272,9 +272,17 @@ impl HumanDuration {
         let d = match unit {
             "ms" => Duration::from_millis(n),
             "" | "s" => Duration::from_secs(n),
-            "m" => Duration::from_secs(n * 60),
-            "h" => Duration::from_secs(n * 3600),
-            "d" => Duration::from_secs(n * 86400),
+            "m" | "h" | "d" => {
+                let scale = match unit {
+                    "m" => 60,
+                    "h" => 3600,
+                    _ => 86_400,
+                };
+                let secs = n
+                    .checked_mul(scale)
+                    .ok_or_else(|| format!("duration {text:?} is too long"))?;
+                Duration::from_secs(secs)
+            }
             other => {
                 return Err(format!(
                     "invalid duration unit {other:?} in {text:?}: use ms, s, m, h or d"

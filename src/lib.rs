@@ -7,6 +7,7 @@
 #![deny(missing_debug_implementations, unreachable_pub)]
 
 pub mod config;
+pub mod http_server;
 pub mod logging;
 pub mod otlp;
 pub mod query;

@@ -8,7 +8,7 @@ use axum::Router;
 use axum::routing::get;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
-use tracing::{error, info};
+use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::otlp;
@@ -29,8 +29,6 @@ pub enum ServeError {
     Query(#[from] datafusion::error::DataFusionError),
     #[error("OTLP/gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
-    #[error("HTTP server failed: {0}")]
-    Http(std::io::Error),
 }
 
 async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, ServeError> {
@@ -70,6 +68,9 @@ pub async fn shutdown_signal() {
         _ = term => {}
     }
 }
+
+/// How long shutdown waits for open requests before flushing regardless.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A server with its listeners bound, ready to [`Server::run`]. Binding first lets callers
 /// (tests, scripts) learn the real addresses when they asked for port 0.
@@ -143,14 +144,12 @@ impl Server {
         if let Ok(addr) = http_listener.local_addr() {
             info!(%addr, "HTTP listening (OTLP /v1/traces, /v1/metrics, /v1/logs; SQL /api/v1/query)");
         }
-        let mut http_stop = stop_rx.clone();
-        let http = tokio::spawn(async move {
-            axum::serve(http_listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = http_stop.wait_for(|stop| *stop).await;
-                })
-                .await
-        });
+        let http = tokio::spawn(crate::http_server::serve(
+            http_listener,
+            app,
+            stop_rx.clone(),
+            SHUTDOWN_GRACE,
+        ));
         let mut grpc_stop = stop_rx.clone();
         let grpc = tokio::spawn(otlp::grpc::serve(
             grpc_listener,
@@ -165,17 +164,26 @@ impl Server {
         info!("shutting down: draining requests, then flushing");
         let _ = stop_tx.send(true);
         let http_result = http.await;
-        let grpc_result = grpc.await;
+        // tonic waits for every open request; a client that never finishes one must not
+        // keep the final flush from running.
+        let grpc_result = match tokio::time::timeout(SHUTDOWN_GRACE, grpc).await {
+            Ok(result) => result,
+            Err(_) => {
+                warn!(
+                    grace_seconds = SHUTDOWN_GRACE.as_secs(),
+                    "gRPC requests still open after the grace period; closing them"
+                );
+                Ok(Ok(()))
+            }
+        };
         // Receivers are drained: nothing more can arrive, so the final flush takes it all.
         let _ = flusher_stop.send(true);
         if let Err(e) = flusher.await {
             error!(error = %e, "flusher task failed");
         }
         info!("stopped");
-        match http_result {
-            Ok(Err(e)) => return Err(ServeError::Http(e)),
-            Err(e) => error!(error = %e, "HTTP task failed"),
-            Ok(Ok(())) => {}
+        if let Err(e) = http_result {
+            error!(error = %e, "HTTP task failed");
         }
         match grpc_result {
             Ok(Err(e)) => return Err(ServeError::Grpc(e)),

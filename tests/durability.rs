@@ -157,3 +157,80 @@ fn a_second_server_on_the_same_data_directory_refuses_to_start() {
     // Reading while a server runs stays possible.
     assert!(cli_sql(&data, "SELECT count(*) AS n FROM spans")[0]["n"] == 0);
 }
+
+#[test]
+fn sigterm_flushes_even_while_a_client_holds_a_half_sent_request() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::spawn(&data, &[]);
+    let acked = send_batches(&server, "t", 3, 10, 0);
+    // Headers and half a body, then silence.
+    let mut stuck = std::net::TcpStream::connect(&server.http).unwrap();
+    write!(stuck, "POST /v1/traces HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{{\"resourceSpans\"").unwrap();
+    let mut trickle = std::net::TcpStream::connect(&server.http).unwrap();
+    write!(trickle, "POST /v1/tra").unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+
+    let started = std::time::Instant::now();
+    server.terminate();
+    assert!(
+        started.elapsed() < Duration::from_secs(25),
+        "shutdown took {:?}",
+        started.elapsed()
+    );
+    assert!(
+        parquet_files(&data.join("spans")) > 0,
+        "the final flush ran"
+    );
+    assert_exactly(names(&data), &acked);
+}
+
+#[test]
+fn a_lost_checkpoint_or_a_damaged_file_loses_nothing_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let mut server = ServerProcess::spawn(&data, &[]);
+    let mut acked = send_batches(&server, "x", 3, 10, 0);
+    server.terminate();
+    acked.extend({
+        let mut server = ServerProcess::spawn(&data, &[]);
+        let more = send_batches(&server, "y", 2, 10, 0);
+        server.terminate();
+        more
+    });
+
+    // The checkpoint file disappears: committed files must survive the next start.
+    std::fs::remove_file(data.join("_wal/checkpoint")).unwrap();
+    assert_exactly(names(&data), &acked);
+    let mut server = ServerProcess::spawn(&data, &[]);
+    server.terminate();
+    assert_exactly(names(&data), &acked);
+
+    // A stray, damaged Parquet file is moved aside; the table stays queryable.
+    let stray = data.join("spans/date=2026-06-01/hour=00/part-00000000000000000001-9.parquet");
+    std::fs::create_dir_all(stray.parent().unwrap()).unwrap();
+    std::fs::write(&stray, b"PAR1 not really").unwrap();
+    let mut server = ServerProcess::spawn(&data, &[]);
+    server.terminate();
+    assert!(!stray.exists());
+    assert!(
+        data.join("_quarantine/spans/date=2026-06-01/hour=00/part-00000000000000000001-9.parquet")
+            .exists()
+    );
+    assert_exactly(names(&data), &acked);
+
+    // Nested columns print as text in CSV.
+    let output = std::process::Command::new(common::vigil_bin())
+        .args(["sql", "--format", "csv", "--data-dir"])
+        .arg(&data)
+        .arg("SELECT name, events, links FROM spans LIMIT 1")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("name,events,links\n"));
+}

@@ -25,6 +25,9 @@ use prost::Message;
 use super::{Encoding, Export, IngestError, ingest, json};
 use crate::store::{Store, StoreError};
 
+/// Time a client has to send a request's body once its headers arrived.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Seconds a client is asked to wait when the buffer is full.
 const RETRY_AFTER_SECONDS: &str = "2";
 
@@ -100,7 +103,15 @@ fn encoding_of(headers: &HeaderMap) -> Result<Encoding, Refusal> {
 }
 
 async fn read_body(body: Body, limit: usize) -> Result<Bytes, Refusal> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
+    let read = tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, limit))
+        .await
+        .map_err(|_| {
+            Refusal::bad_request(format!(
+                "request body not received within {} s",
+                BODY_TIMEOUT.as_secs()
+            ))
+        })?;
+    read.map_err(|e| {
         // axum reports the limit only through the error's text.
         if e.to_string().contains("length limit") {
             Refusal::bad_request(format!("request body exceeds the limit of {limit} bytes"))

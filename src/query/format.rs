@@ -1,6 +1,11 @@
 //! Query results as text: an aligned table, CSV, or JSON rows.
 
 use std::io::Write;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef, RecordBatch, StringArray};
+use arrow::datatypes::{DataType, Field, Schema};
+use arrow::util::display::{ArrayFormatter, FormatOptions};
 
 use arrow::error::ArrowError;
 use arrow::json::writer::{JsonArray, WriterBuilder};
@@ -47,7 +52,7 @@ pub fn write(result: &QueryResult, format: Format, out: &mut dyn Write) -> Resul
                 .with_header(true)
                 .build(&mut *out);
             for batch in &result.batches {
-                writer.write(batch)?;
+                writer.write(&nested_as_text(batch)?)?;
             }
         }
         Format::Json => {
@@ -63,7 +68,7 @@ pub fn json_rows(result: &QueryResult) -> Result<Vec<u8>, ArrowError> {
     let mut writer = WriterBuilder::new()
         .with_explicit_nulls(true)
         .build::<_, JsonArray>(Vec::new());
-    let batches: Vec<&arrow::array::RecordBatch> = result.batches.iter().collect();
+    let batches: Vec<&RecordBatch> = result.batches.iter().collect();
     writer.write_batches(&batches)?;
     writer.finish()?;
     let bytes = writer.into_inner();
@@ -72,4 +77,40 @@ pub fn json_rows(result: &QueryResult) -> Result<Vec<u8>, ArrowError> {
     } else {
         bytes
     })
+}
+
+/// CSV has no lists or structs: such columns are written as their display text
+/// (`[1, 2]`, `{name: x}`), the same text the table format shows.
+fn nested_as_text(batch: &RecordBatch) -> Result<RecordBatch, ArrowError> {
+    let nested = |t: &DataType| {
+        matches!(
+            t,
+            DataType::List(_) | DataType::LargeList(_) | DataType::Struct(_) | DataType::Map(_, _)
+        )
+    };
+    if !batch
+        .schema()
+        .fields()
+        .iter()
+        .any(|f| nested(f.data_type()))
+    {
+        return Ok(batch.clone());
+    }
+    let options = FormatOptions::default();
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if nested(field.data_type()) {
+            let formatter = ArrayFormatter::try_new(column.as_ref(), &options)?;
+            let text: StringArray = (0..column.len())
+                .map(|i| column.is_valid(i).then(|| formatter.value(i).to_string()))
+                .collect();
+            fields.push(Field::new(field.name(), DataType::Utf8, true));
+            columns.push(Arc::new(text));
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(Arc::clone(column));
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
 }

@@ -69,7 +69,7 @@ impl TableProvider for StoreTable {
             .files
             .iter()
             .filter(|f| range.may_contain_hour(f.hour))
-            .map(|f| ListingTableUrl::parse(f.path.to_string_lossy()))
+            .map(|f| file_url(&f.path))
             .collect::<Result<_>>()?;
         if !urls.is_empty() {
             let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
@@ -86,4 +86,16 @@ impl TableProvider for StoreTable {
         }
         UnionExec::try_new(plans)
     }
+}
+
+/// The URL of one data file, taken literally: a data directory named `runs[1]` or `a*b`
+/// must not turn into a glob pattern.
+fn file_url(path: &std::path::Path) -> Result<ListingTableUrl> {
+    let absolute = std::path::absolute(path).map_err(|e| {
+        DataFusionError::External(format!("cannot resolve {}: {e}", path.display()).into())
+    })?;
+    let url = url::Url::from_file_path(&absolute).map_err(|()| {
+        DataFusionError::External(format!("cannot make a URL of {}", absolute.display()).into())
+    })?;
+    ListingTableUrl::try_new(url, None)
 }

@@ -55,19 +55,45 @@ pub fn write_table(
     if rows == 0 {
         return Ok(Vec::new());
     }
-    let all = compute::concat_batches(&table.schema(), batches).map_err(arrow_err)?;
     let mut written = Vec::new();
-    for (n, (hour, indices)) in rows_by_hour(&all, table).into_iter().enumerate() {
-        let part = take_rows(&all, &UInt32Array::from(indices)).map_err(arrow_err)?;
-        let sorted = sort_for_pruning(&part, table).map_err(arrow_err)?;
-        let dir = data_dir
-            .join(table.name())
-            .join(layout::partition_dir(hour));
-        let path = dir.join(layout::file_name(seq, n));
-        write_file(&dir, &path, &sorted, table, row_group_rows)?;
-        written.push(path);
+    for chunk in chunks(batches, CHUNK_BYTES) {
+        let all = compute::concat_batches(&table.schema(), chunk).map_err(arrow_err)?;
+        for (hour, indices) in rows_by_hour(&all, table) {
+            let part = take_rows(&all, &UInt32Array::from(indices)).map_err(arrow_err)?;
+            let sorted = sort_for_pruning(&part, table).map_err(arrow_err)?;
+            let dir = data_dir
+                .join(table.name())
+                .join(layout::partition_dir(hour));
+            let path = dir.join(layout::file_name(seq, written.len()));
+            write_file(&dir, &path, &sorted, table, row_group_rows)?;
+            written.push(path);
+        }
     }
     Ok(written)
+}
+
+/// Most bytes of buffered batches merged into one array before writing. Arrow string
+/// columns address at most 2 GiB, so a large buffer is written as several files per hour.
+const CHUNK_BYTES: usize = 512 << 20;
+
+/// Consecutive runs of `batches` of at most `limit` bytes each (a larger batch alone).
+fn chunks(batches: &[RecordBatch], limit: usize) -> Vec<&[RecordBatch]> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, batch) in batches.iter().enumerate() {
+        let size = batch.get_array_memory_size();
+        if i > start && bytes + size > limit {
+            out.push(&batches[start..i]);
+            start = i;
+            bytes = 0;
+        }
+        bytes += size;
+    }
+    if start < batches.len() {
+        out.push(&batches[start..]);
+    }
+    out
 }
 
 fn time_column(batch: &RecordBatch, table: Table) -> Option<&TimestampNanosecondArray> {
@@ -193,4 +219,30 @@ fn write_file(
     fs::rename(&tmp, path).map_err(io_err)?;
     sync_dir(dir).map_err(io_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow::array::Int64Array;
+    use arrow::datatypes::{DataType, Field, Schema};
+
+    fn batch(rows: usize) -> RecordBatch {
+        let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
+        RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1i64; rows]))]).unwrap()
+    }
+
+    #[test]
+    fn chunks_stay_under_the_limit_and_keep_every_batch_in_order() {
+        let batches: Vec<RecordBatch> = (0..10).map(|_| batch(1000)).collect();
+        let size = batches[0].get_array_memory_size();
+        let chunks = chunks(&batches, size * 3);
+        assert_eq!(
+            chunks.iter().map(|c| c.len()).collect::<Vec<_>>(),
+            [3, 3, 3, 1]
+        );
+        // A batch larger than the limit is a chunk of its own, never dropped.
+        assert_eq!(super::chunks(&batches[..2], 1).len(), 2);
+        assert!(super::chunks(&[], 10).is_empty());
+    }
 }

@@ -218,6 +218,7 @@ impl Store {
         let lock = lock_data_dir(dir, &wal_dir)?;
         let checkpoint = checked_checkpoint(dir, &wal_dir, true).map_err(open_err)?;
         remove_uncommitted_files(dir, checkpoint).map_err(open_err)?;
+        quarantine_damaged_files(dir).map_err(open_err)?;
 
         let mut state = State {
             checkpoint,
@@ -605,6 +606,47 @@ fn checked_checkpoint(dir: &Path, wal_dir: &Path, repair: bool) -> std::io::Resu
         }
     }
     Ok(reconciled)
+}
+
+/// Moves Parquet files that cannot be read (no Parquet magic at both ends, as after a
+/// truncation or a stray copy) to `<data>/_quarantine/`, so one damaged file does not make
+/// its whole table unqueryable. Their rows are lost to queries and an error says so.
+fn quarantine_damaged_files(dir: &Path) -> std::io::Result<()> {
+    for table in Table::ALL {
+        for file in layout::scan_table(dir, table)?.0 {
+            if parquet_looks_whole(&file.path)? {
+                continue;
+            }
+            let relative = file.path.strip_prefix(dir).unwrap_or(&file.path);
+            let target = dir.join("_quarantine").join(relative);
+            if let Some(parent) = target.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::rename(&file.path, &target)?;
+            error!(
+                path = %file.path.display(),
+                moved_to = %target.display(),
+                bytes = file.size,
+                "Parquet file is damaged (not a complete Parquet file); moved aside, its rows are not queryable"
+            );
+        }
+    }
+    Ok(())
+}
+
+fn parquet_looks_whole(path: &Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len < 12 {
+        return Ok(false);
+    }
+    let mut head = [0u8; 4];
+    let mut tail = [0u8; 4];
+    file.read_exact(&mut head)?;
+    file.seek(SeekFrom::End(-4))?;
+    file.read_exact(&mut tail)?;
+    Ok(&head == b"PAR1" && &tail == b"PAR1")
 }
 
 fn remove_uncommitted_files(dir: &Path, checkpoint: u64) -> std::io::Result<()> {

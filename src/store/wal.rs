@@ -376,6 +376,24 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_write_is_cut_off_before_the_next_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut wal = WalWriter::open(dir.path(), 1, true).unwrap();
+        wal.append(Signal::Traces, b"before");
+        wal.commit().unwrap();
+        // What a write interrupted by a full disk leaves: part of a record, then failure.
+        wal.file.write_all(b"\x10\x00\x00\x00half a rec").unwrap();
+        wal.damaged = true;
+        wal.append(Signal::Traces, b"after");
+        wal.commit().unwrap();
+        drop(wal);
+        assert_eq!(
+            read_all(dir.path()),
+            vec![(1, b"before".to_vec()), (2, b"after".to_vec())]
+        );
+    }
+
+    #[test]
     fn checkpoint_round_trips_and_defaults_to_zero() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(read_checkpoint(dir.path()).unwrap(), 0);
