@@ -226,28 +226,66 @@ pub struct ServerProcess {
     pub http: String,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 impl ServerProcess {
+    /// Starts `vigil serve` on ports the OS picks and learns them from its JSON log, so
+    /// parallel tests never race for a port.
     pub fn spawn(data_dir: &Path, extra: &[&str]) -> ServerProcess {
-        let grpc = format!("127.0.0.1:{}", free_port());
-        let http = format!("127.0.0.1:{}", free_port());
-        let child = Command::new(vigil_bin())
-            .args(["serve", "--data-dir"])
+        let mut child = Command::new(vigil_bin())
+            .args(["--log-format", "json", "serve", "--data-dir"])
             .arg(data_dir)
-            .args(["--grpc-listen", &grpc, "--http-listen", &http])
+            .args([
+                "--grpc-listen",
+                "127.0.0.1:0",
+                "--http-listen",
+                "127.0.0.1:0",
+            ])
             .args(extra)
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("spawn vigil serve");
-        let server = ServerProcess { child, grpc, http };
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, rx) = std::sync::mpsc::channel::<(String, String)>();
+        // Keep draining the log so the server never blocks on a full pipe.
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let Ok(event) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                let message = event["fields"]["message"].as_str().unwrap_or("");
+                if let Some(addr) = event["fields"]["addr"].as_str() {
+                    let kind = if message.starts_with("OTLP/gRPC") {
+                        "grpc"
+                    } else {
+                        "http"
+                    };
+                    let _ = tx.send((kind.to_owned(), addr.to_owned()));
+                }
+            }
+        });
+        let mut grpc = None;
+        let mut http = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while grpc.is_none() || http.is_none() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok((kind, addr)) if kind == "grpc" => grpc = Some(addr),
+                Ok((_, addr)) => http = Some(addr),
+                Err(_) => {
+                    let _ = child.kill();
+                    panic!("vigil serve did not report its listening addresses");
+                }
+            }
+        }
+        let server = ServerProcess {
+            child,
+            grpc: grpc.unwrap(),
+            http: http.unwrap(),
+        };
         server.wait_ready();
         server
     }
@@ -263,7 +301,6 @@ impl ServerProcess {
                 .get(format!("http://{}/health", self.http))
                 .call()
                 .is_ok()
-                && std::net::TcpStream::connect(&self.grpc).is_ok()
             {
                 return;
             }
