@@ -23,6 +23,38 @@ struct RpcStatus {
     message: String,
 }
 
+#[derive(Clone, PartialEq, prost::Message)]
+struct AnyMessage {
+    #[prost(string, tag = "1")]
+    type_url: String,
+    #[prost(bytes = "vec", tag = "2")]
+    value: Vec<u8>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RpcStatusWithDetails {
+    #[prost(int32, tag = "1")]
+    code: i32,
+    #[prost(string, tag = "2")]
+    message: String,
+    #[prost(message, repeated, tag = "3")]
+    details: Vec<AnyMessage>,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct ProtoDuration {
+    #[prost(int64, tag = "1")]
+    seconds: i64,
+    #[prost(int32, tag = "2")]
+    nanos: i32,
+}
+
+#[derive(Clone, PartialEq, prost::Message)]
+struct RetryInfo {
+    #[prost(message, optional, tag = "1")]
+    retry_delay: Option<ProtoDuration>,
+}
+
 fn trace_with_ids(spans: &[(&str, &str)]) -> Vec<u8> {
     let spans: Vec<_> = spans
         .iter()
@@ -332,6 +364,14 @@ fn a_full_buffer_answers_503_with_retry_after_and_grpc_unavailable_then_recovers
             .unwrap();
         let status = client.export(request).await.unwrap_err();
         assert_eq!(status.code(), tonic::Code::Unavailable);
+        // google.rpc.Status whose details carry google.rpc.RetryInfo { retry_delay: 2 s }.
+        let details = RpcStatusWithDetails::decode(status.details()).unwrap();
+        assert_eq!(
+            details.details[0].type_url,
+            "type.googleapis.com/google.rpc.RetryInfo"
+        );
+        let retry = RetryInfo::decode(details.details[0].value.as_slice()).unwrap();
+        assert_eq!(retry.retry_delay.unwrap().seconds, 2);
     });
     assert_eq!(server.scalar("SELECT count(*) FROM spans"), accepted);
 
