@@ -7,7 +7,7 @@ mod common;
 use std::collections::HashSet;
 use std::time::Duration;
 
-use common::{ServerProcess, cli_sql, post};
+use common::{ServerProcess, cli_sql, parquet_files, post};
 use serde_json::json;
 
 /// A trace export of `n` spans whose names are `<prefix>-<i>`, with valid ids.
@@ -59,22 +59,6 @@ fn names(data_dir: &std::path::Path) -> Vec<String> {
         .into_iter()
         .map(|r| r["name"].as_str().unwrap().to_owned())
         .collect()
-}
-
-fn parquet_files(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            if p.is_dir() {
-                parquet_files(&p)
-            } else {
-                usize::from(p.extension().is_some_and(|e| e == "parquet"))
-            }
-        })
-        .sum()
 }
 
 fn assert_exactly(found: Vec<String>, expected: &HashSet<String>) {

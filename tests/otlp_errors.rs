@@ -529,22 +529,6 @@ fn a_buffer_limit_below_the_flush_size_still_flushes_and_recovers() {
         }
     }
     assert_eq!(server.scalar("SELECT count(*) FROM spans"), 300);
-    let parquet = walk(&server.data_dir.join("spans"));
+    let parquet = common::parquet_files(&server.data_dir.join("spans"));
     assert!(parquet > 0, "flushed to Parquet by size, not by age");
-}
-
-fn walk(dir: &std::path::Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .map(|e| e.unwrap().path())
-        .map(|p| {
-            if p.is_dir() {
-                walk(&p)
-            } else {
-                usize::from(p.extension().is_some_and(|e| e == "parquet"))
-            }
-        })
-        .sum()
 }

@@ -78,58 +78,20 @@ fn status_of(error: IngestError) -> Status {
 /// Seconds a client is asked to wait when the buffer is full (as HTTP's Retry-After).
 const RETRY_DELAY_SECONDS: i64 = 2;
 
-/// `google.rpc.Status` with its `details`, carried in `grpc-status-details-bin`.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-    #[prost(message, repeated, tag = "3")]
-    details: Vec<rpc::Any>,
-}
-
-/// The well-known protobuf messages a throttling status carries (google.rpc, google.protobuf).
-mod rpc {
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(super) struct Any {
-        #[prost(string, tag = "1")]
-        pub(super) type_url: String,
-        #[prost(bytes = "vec", tag = "2")]
-        pub(super) value: Vec<u8>,
-    }
-
-    /// `google.rpc.RetryInfo`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(super) struct RetryInfo {
-        #[prost(message, optional, tag = "1")]
-        pub(super) retry_delay: Option<Duration>,
-    }
-
-    /// `google.protobuf.Duration`.
-    #[derive(Clone, PartialEq, prost::Message)]
-    pub(super) struct Duration {
-        #[prost(int64, tag = "1")]
-        pub(super) seconds: i64,
-        #[prost(int32, tag = "2")]
-        pub(super) nanos: i32,
-    }
-}
-
 /// `UNAVAILABLE` with a `google.rpc.RetryInfo` detail: the OTLP specification's way of
 /// telling an exporter when to retry after throttling.
 fn unavailable_with_retry_info(message: String) -> Status {
     use prost::Message as _;
-    let retry = rpc::RetryInfo {
-        retry_delay: Some(rpc::Duration {
+    let retry = super::rpc::RetryInfo {
+        retry_delay: Some(super::rpc::Duration {
             seconds: RETRY_DELAY_SECONDS,
             nanos: 0,
         }),
     };
-    let details = RpcStatus {
+    let details = super::rpc::Status {
         code: Code::Unavailable as i32,
         message: message.clone(),
-        details: vec![rpc::Any {
+        details: vec![super::rpc::Any {
             type_url: "type.googleapis.com/google.rpc.RetryInfo".into(),
             value: retry.encode_to_vec(),
         }],

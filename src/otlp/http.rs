@@ -37,15 +37,6 @@ struct Receiver {
     max_body_bytes: usize,
 }
 
-/// `google.rpc.Status`, the error body OTLP/HTTP specifies.
-#[derive(Clone, PartialEq, prost::Message)]
-struct RpcStatus {
-    #[prost(int32, tag = "1")]
-    code: i32,
-    #[prost(string, tag = "2")]
-    message: String,
-}
-
 /// The OTLP/HTTP routes, sharing `store`.
 pub fn routes(store: Store, max_body_bytes: usize) -> Router {
     Router::new()
@@ -227,9 +218,10 @@ fn refusal_of(error: IngestError) -> Refusal {
 fn refusal_response(refusal: Refusal, encoding: Encoding) -> Response {
     let reason = RefusalReason(refusal.message.clone());
     let body = match encoding {
-        Encoding::Protobuf => RpcStatus {
+        Encoding::Protobuf => super::rpc::Status {
             code: refusal.grpc_code,
             message: refusal.message,
+            details: Vec::new(),
         }
         .encode_to_vec(),
         Encoding::Json => serde_json::to_vec(&serde_json::json!({

@@ -15,6 +15,7 @@ pub mod convert;
 pub mod grpc;
 pub mod http;
 pub mod json;
+pub mod rpc;
 pub mod validate;
 
 use arrow::array::RecordBatch;
@@ -61,6 +62,15 @@ pub enum IngestError {
 /// punctuation), for [`Export::estimated_row_bytes`].
 const ROW_OVERHEAD: usize = 256;
 
+/// Estimated row bytes of `records` under one resource and scope: the resource and
+/// scope repeated per row, plus the records' own values (JSON text is up to twice the
+/// protobuf size).
+fn expansion<M: Message>(resource: usize, scope: Option<&impl Message>, records: &[M]) -> usize {
+    let scope = scope.map_or(0, Message::encoded_len);
+    records.len() * (resource + scope + ROW_OVERHEAD)
+        + records.iter().map(Message::encoded_len).sum::<usize>() * 2
+}
+
 /// An OTLP export request type.
 pub trait Export: Message + Default + Sized {
     const SIGNAL: Signal;
@@ -99,13 +109,7 @@ impl Export for ExportTraceServiceRequest {
                 let resource = r.resource.as_ref().map_or(0, Message::encoded_len);
                 r.scope_spans
                     .iter()
-                    .map(|s| {
-                        let per_row = resource
-                            + s.scope.as_ref().map_or(0, Message::encoded_len)
-                            + ROW_OVERHEAD;
-                        s.spans.len() * per_row
-                            + s.spans.iter().map(Message::encoded_len).sum::<usize>() * 2
-                    })
+                    .map(|s| expansion(resource, s.scope.as_ref(), &s.spans))
                     .sum::<usize>()
             })
             .sum()
@@ -151,17 +155,7 @@ impl Export for ExportLogsServiceRequest {
                 let resource = r.resource.as_ref().map_or(0, Message::encoded_len);
                 r.scope_logs
                     .iter()
-                    .map(|s| {
-                        let per_row = resource
-                            + s.scope.as_ref().map_or(0, Message::encoded_len)
-                            + ROW_OVERHEAD;
-                        s.log_records.len() * per_row
-                            + s.log_records
-                                .iter()
-                                .map(Message::encoded_len)
-                                .sum::<usize>()
-                                * 2
-                    })
+                    .map(|s| expansion(resource, s.scope.as_ref(), &s.log_records))
                     .sum::<usize>()
             })
             .sum()

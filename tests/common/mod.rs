@@ -330,3 +330,20 @@ impl Drop for ServerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// Number of `.parquet` files below `dir`.
+pub fn parquet_files(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            if p.is_dir() {
+                parquet_files(&p)
+            } else {
+                usize::from(p.extension().is_some_and(|e| e == "parquet"))
+            }
+        })
+        .sum()
+}
