@@ -415,6 +415,33 @@ fn a_log_without_a_timestamp_is_timed_by_its_observed_time() {
     );
 }
 
+#[test]
+fn resource_entity_refs_are_kept() {
+    let server = TestServer::start();
+    let body = json!({"resourceSpans": [{
+        "resource": {
+            "attributes": [{"key": "service.name", "value": {"stringValue": "bot"}}],
+            "entityRefs": [{"schemaUrl": "https://opentelemetry.io/schemas/1.30.0", "type": "service",
+                            "idKeys": ["service.name"], "descriptionKeys": ["service.version"]}]
+        },
+        "scopeSpans": [{"spans": [{"name": "s"}]}]
+    }]});
+    let response = post(
+        &server.url("/v1/traces"),
+        "application/json",
+        &[],
+        &serde_json::to_vec(&body).unwrap(),
+    );
+    assert_eq!(response.status, 200);
+    let row = one_row(&server, "SELECT resource_entity_refs FROM spans");
+    let refs: Value = serde_json::from_str(row["resource_entity_refs"].as_str().unwrap()).unwrap();
+    assert_eq!(
+        refs,
+        json!([{"type": "service", "schema_url": "https://opentelemetry.io/schemas/1.30.0",
+                "id_keys": ["service.name"], "description_keys": ["service.version"]}])
+    );
+}
+
 /// Counts records in an OTLP JSON file by walking it, independently of Vigil's decoder.
 fn count_records(doc: &Value) -> (u64, u64, u64) {
     let arr = |v: &Value| v.as_array().cloned().unwrap_or_default();

@@ -96,6 +96,8 @@ struct Context {
     scope_attributes: String,
     scope_dropped: u32,
     scope_schema_url: String,
+    /// The resource's entity references as a JSON array; `None` when it has none.
+    entity_refs: Option<String>,
 }
 
 impl Context {
@@ -114,6 +116,7 @@ impl Context {
             resource_attributes: attributes::to_json(attrs),
             resource_dropped: resource.map_or(0, |r| r.dropped_attributes_count),
             resource_schema_url: schema_url.to_owned(),
+            entity_refs: resource.and_then(entity_refs_json),
             ..Context::default()
         }
     }
@@ -128,6 +131,26 @@ impl Context {
     }
 }
 
+/// `[{"type": …, "schema_url": …, "id_keys": […], "description_keys": […]}, …]`.
+fn entity_refs_json(resource: &Resource) -> Option<String> {
+    if resource.entity_refs.is_empty() {
+        return None;
+    }
+    let refs: Vec<serde_json::Value> = resource
+        .entity_refs
+        .iter()
+        .map(|e| {
+            serde_json::json!({
+                "type": e.r#type,
+                "schema_url": e.schema_url,
+                "id_keys": e.id_keys,
+                "description_keys": e.description_keys,
+            })
+        })
+        .collect();
+    Some(serde_json::Value::Array(refs).to_string())
+}
+
 #[derive(Debug, Default)]
 struct ContextColumns {
     service_name: StringBuilder,
@@ -139,6 +162,7 @@ struct ContextColumns {
     scope_attributes: StringBuilder,
     scope_dropped: UInt32Builder,
     scope_schema_url: StringBuilder,
+    entity_refs: StringBuilder,
 }
 
 impl ContextColumns {
@@ -154,6 +178,7 @@ impl ContextColumns {
         self.scope_attributes.append_value(&c.scope_attributes);
         self.scope_dropped.append_value(c.scope_dropped);
         self.scope_schema_url.append_value(&c.scope_schema_url);
+        self.entity_refs.append_option(c.entity_refs.as_deref());
     }
 
     fn finish_into(&mut self, columns: &mut Vec<ArrayRef>) {
@@ -166,6 +191,7 @@ impl ContextColumns {
         columns.push(Arc::new(self.scope_attributes.finish()));
         columns.push(Arc::new(self.scope_dropped.finish()));
         columns.push(Arc::new(self.scope_schema_url.finish()));
+        columns.push(Arc::new(self.entity_refs.finish()));
     }
 }
 

@@ -120,6 +120,7 @@ fn context_fields() -> Vec<Field> {
         text("scope_attributes"),
         u32_col("scope_dropped_attributes_count"),
         text("scope_schema_url"),
+        text("resource_entity_refs"),
     ]
 }
 
