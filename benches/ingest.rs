@@ -203,7 +203,7 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
-    let (elapsed, bytes_sent) = runtime.block_on(async {
+    let (elapsed, bytes_sent, throttled) = runtime.block_on(async {
         let endpoint = format!("http://{grpc_addr}");
         let mut channel = None;
         for _ in 0..100 {
@@ -224,12 +224,14 @@ fn main() {
             "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
         );
         let next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let throttled = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let started = Instant::now();
         let mut tasks = Vec::new();
         for _ in 0..connections {
             let channel = channel.clone();
             let bodies = bodies.clone();
             let next = next.clone();
+            let throttled = throttled.clone();
             let path = path.clone();
             tasks.push(tokio::spawn(async move {
                 let mut client = tonic::client::Grpc::new(channel);
@@ -249,6 +251,7 @@ fn main() {
                         {
                             Ok(_) => break,
                             Err(status) if status.code() == tonic::Code::Unavailable => {
+                                throttled.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                                 tokio::time::sleep(Duration::from_millis(50)).await;
                             }
                             Err(status) => panic!("export failed: {status}"),
@@ -262,7 +265,11 @@ fn main() {
         for task in tasks {
             bytes_sent += task.await.expect("sender task");
         }
-        (started.elapsed(), bytes_sent)
+        (
+            started.elapsed(),
+            bytes_sent,
+            throttled.load(std::sync::atomic::Ordering::Relaxed),
+        )
     });
 
     let rss = server.as_ref().and_then(peak_rss_kib);
@@ -286,6 +293,7 @@ fn main() {
     println!("  elapsed            {secs:.2} s");
     println!("  spans/s            {:.0}", spans as f64 / secs);
     println!("  MB/s (protobuf)    {:.1}", bytes_sent as f64 / secs / 1e6);
+    println!("  throttled retries  {throttled} (UNAVAILABLE while the buffer was full)");
     match rss {
         Some(kib) => println!("  server peak RSS    {:.0} MiB", kib as f64 / 1024.0),
         None => println!("  server peak RSS    unavailable (external server or no /proc)"),

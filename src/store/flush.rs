@@ -164,9 +164,11 @@ fn writer_properties(table: Table, row_group_rows: usize) -> WriterProperties {
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_sorting_columns(Some(sorting))
         .set_created_by(format!("vigil {}", env!("CARGO_PKG_VERSION")));
-    // Min/max statistics of JSON text prune nothing (every value starts with `{"`), and
-    // computing them compares long common prefixes for every row: a fifth of ingest CPU.
-    // Per-row JSON is also nearly unique, so a dictionary only costs hashing.
+    // Statistics cost a comparison per value and per page, so they are kept only where
+    // queries filter: times, numbers and the short names people select by. JSON text
+    // (every value starts with `{"`) and random ids prune nothing; ids are looked up by
+    // equality, which statistics over random hex cannot narrow. Per-row JSON and ids are
+    // nearly unique, so a dictionary only costs hashing there.
     let Ok(descriptor) = ArrowSchemaConverter::new().convert(&schema) else {
         return builder.build();
     };
@@ -174,15 +176,29 @@ fn writer_properties(table: Table, row_group_rows: usize) -> WriterProperties {
         let path = column.path().clone();
         let parts = path.parts();
         let (top, leaf) = (parts[0].as_str(), parts[parts.len() - 1].as_str());
-        let json_text = leaf.ends_with("attributes") || leaf == "metric_metadata" || leaf == "body";
-        if json_text || parts.len() > 1 {
+        let is_text = column.physical_type() == parquet::basic::Type::BYTE_ARRAY;
+        let filtered_text = matches!(
+            top,
+            "service_name"
+                | "name"
+                | "kind"
+                | "status_code"
+                | "metric_name"
+                | "metric_type"
+                | "event_name"
+                | "severity_text"
+                | "scope_name"
+                | "unit"
+                | "temporality"
+        );
+        if parts.len() > 1 || (is_text && !filtered_text) {
             builder = builder.set_column_statistics_enabled(path.clone(), EnabledStatistics::None);
         }
-        if matches!(
+        let unique_text = matches!(
             top,
             "attributes" | "body" | "trace_id" | "span_id" | "parent_span_id"
-        ) || json_text && parts.len() > 1
-        {
+        );
+        if unique_text || (parts.len() > 1 && leaf.ends_with("attributes")) {
             builder = builder.set_column_dictionary_enabled(path, false);
         }
     }
