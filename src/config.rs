@@ -169,6 +169,12 @@ impl Config {
                 return Err(format!("{key} must be greater than 0"));
             }
         }
+        if self.server.max_request_size.0 > MAX_REQUEST_SIZE {
+            return Err(format!(
+                "server.max_request_size must be at most {} MiB (a request is one WAL record)",
+                MAX_REQUEST_SIZE >> 20
+            ));
+        }
         if self.storage.flush_interval.0.is_zero() {
             return Err("storage.flush_interval must be greater than 0".into());
         }
@@ -187,6 +193,9 @@ impl Config {
         Ok(())
     }
 }
+
+/// Largest accepted `max_request_size`: a request is stored as one WAL record.
+const MAX_REQUEST_SIZE: u64 = 512 << 20;
 
 /// A listen address as `host:port`; the Collector's `:4317` form means all interfaces.
 pub fn listen_address(addr: &str) -> Result<String, String> {
@@ -271,7 +280,12 @@ impl HumanDuration {
             .map_err(|_| format!("invalid duration {text:?}: expected e.g. \"30s\""))?;
         let d = match unit {
             "ms" => Duration::from_millis(n),
-            "" | "s" => Duration::from_secs(n),
+            "s" => Duration::from_secs(n),
+            "" => {
+                return Err(format!(
+                    "duration {text:?} needs a unit: ms, s, m, h or d (e.g. \"{n}s\")"
+                ));
+            }
             "m" | "h" | "d" => {
                 let scale = match unit {
                     "m" => 60,

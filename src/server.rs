@@ -114,10 +114,6 @@ impl Server {
         self.http_listener.local_addr().ok()
     }
 
-    pub fn store(&self) -> &Store {
-        &self.store
-    }
-
     /// Serves until `shutdown` resolves, then drains requests and flushes the buffer.
     pub async fn run(
         self,

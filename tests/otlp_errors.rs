@@ -532,3 +532,29 @@ fn a_buffer_limit_below_the_flush_size_still_flushes_and_recovers() {
     let parquet = common::parquet_files(&server.data_dir.join("spans"));
     assert!(parquet > 0, "flushed to Parquet by size, not by age");
 }
+
+#[test]
+fn escaped_control_characters_cannot_blow_up_a_small_request() {
+    // 64 KiB of \x01 becomes 384 KiB of escaped JSON, repeated on each of 8000 spans:
+    // about 3 GB of rows from a half-megabyte request. It must be refused, not attempted.
+    let server = TestServer::start();
+    let spans: Vec<_> = (0..8000).map(|_| json!({})).collect();
+    let body = json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "k", "value": {"stringValue": "\u{1}".repeat(64 << 10)}}]},
+        "scopeSpans": [{"spans": spans}]
+    }]});
+    let response = post(
+        &server.url("/v1/traces"),
+        "application/json",
+        &[],
+        &serde_json::to_vec(&body).unwrap(),
+    );
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(
+        response.json()["message"]
+            .as_str()
+            .unwrap()
+            .contains("send fewer records per request")
+    );
+    assert_eq!(server.scalar("SELECT count(*) AS n FROM spans"), 0);
+}

@@ -38,11 +38,6 @@ pub fn to_json(attributes: &[KeyValue]) -> String {
     out
 }
 
-/// Writes one value as JSON.
-pub fn write_value(out: &mut String, value: Option<&AnyValue>) {
-    write_any(out, value, 0);
-}
-
 /// The text a value reads as when a plain string is wanted (log bodies, `service.name`):
 /// strings as they are, everything else as its JSON form.
 pub fn value_as_text(value: &AnyValue) -> String {

@@ -62,13 +62,49 @@ pub enum IngestError {
 /// punctuation), for [`Export::estimated_row_bytes`].
 const ROW_OVERHEAD: usize = 256;
 
-/// Estimated row bytes of `records` under one resource and scope: the resource and
-/// scope repeated per row, plus the records' own values (JSON text is up to twice the
-/// protobuf size).
-fn expansion<M: Message>(resource: usize, scope: Option<&impl Message>, records: &[M]) -> usize {
-    let scope = scope.map_or(0, Message::encoded_len);
-    records.len() * (resource + scope + ROW_OVERHEAD)
-        + records.iter().map(Message::encoded_len).sum::<usize>() * 2
+/// Upper bound on the text a record's own values become: no protobuf byte turns into
+/// more than six bytes of stored text (a control character is escaped as `\u00XX`).
+const TEXT_PER_PROTOBUF_BYTE: usize = 6;
+
+/// Bytes a resource adds to each row beneath it: its attributes as stored JSON, its
+/// `service.name` again, its entity references.
+fn resource_row_bytes(
+    resource: Option<&opentelemetry_proto::tonic::resource::v1::Resource>,
+) -> usize {
+    resource.map_or(0, |r| {
+        let service_name = r
+            .attributes
+            .iter()
+            .find(|kv| kv.key == "service.name")
+            .map_or(0, |kv| kv.encoded_len() * TEXT_PER_PROTOBUF_BYTE);
+        attributes::to_json(&r.attributes).len()
+            + service_name
+            + r.entity_refs
+                .iter()
+                .map(Message::encoded_len)
+                .sum::<usize>()
+                * TEXT_PER_PROTOBUF_BYTE
+    })
+}
+
+/// Bytes a scope adds to each row beneath it.
+fn scope_row_bytes(
+    scope: Option<&opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
+) -> usize {
+    scope.map_or(0, |s| {
+        attributes::to_json(&s.attributes).len() + s.name.len() + s.version.len()
+    })
+}
+
+/// Upper bound on the row bytes of `records` under one resource and scope: the resource
+/// and scope repeated per row, plus the records' own values.
+fn expansion<M: Message>(
+    resource: usize,
+    scope: Option<&opentelemetry_proto::tonic::common::v1::InstrumentationScope>,
+    records: &[M],
+) -> usize {
+    records.len() * (resource + scope_row_bytes(scope) + ROW_OVERHEAD)
+        + records.iter().map(Message::encoded_len).sum::<usize>() * TEXT_PER_PROTOBUF_BYTE
 }
 
 /// An OTLP export request type.
@@ -106,7 +142,7 @@ impl Export for ExportTraceServiceRequest {
         self.resource_spans
             .iter()
             .map(|r| {
-                let resource = r.resource.as_ref().map_or(0, Message::encoded_len);
+                let resource = resource_row_bytes(r.resource.as_ref());
                 r.scope_spans
                     .iter()
                     .map(|s| expansion(resource, s.scope.as_ref(), &s.spans))
@@ -152,7 +188,7 @@ impl Export for ExportLogsServiceRequest {
         self.resource_logs
             .iter()
             .map(|r| {
-                let resource = r.resource.as_ref().map_or(0, Message::encoded_len);
+                let resource = resource_row_bytes(r.resource.as_ref());
                 r.scope_logs
                     .iter()
                     .map(|s| expansion(resource, s.scope.as_ref(), &s.log_records))
@@ -198,11 +234,11 @@ impl Export for ExportMetricsServiceRequest {
         self.resource_metrics
             .iter()
             .map(|r| {
-                let resource = r.resource.as_ref().map_or(0, Message::encoded_len);
+                let resource = resource_row_bytes(r.resource.as_ref());
                 r.scope_metrics
                     .iter()
                     .map(|s| {
-                        let scope = s.scope.as_ref().map_or(0, Message::encoded_len);
+                        let scope = scope_row_bytes(s.scope.as_ref());
                         s.metrics
                             .iter()
                             .map(|m| {
@@ -210,9 +246,9 @@ impl Export for ExportMetricsServiceRequest {
                                 let metric = m.name.len()
                                     + m.description.len()
                                     + m.unit.len()
-                                    + m.metadata.iter().map(Message::encoded_len).sum::<usize>();
+                                    + attributes::to_json(&m.metadata).len();
                                 points * (resource + scope + metric + ROW_OVERHEAD)
-                                    + m.encoded_len() * 2
+                                    + m.encoded_len() * TEXT_PER_PROTOBUF_BYTE
                             })
                             .sum::<usize>()
                     })
@@ -248,6 +284,8 @@ pub async fn ingest<E: Export>(
     encoding: Encoding,
     body: Bytes,
 ) -> Result<Outcome, IngestError> {
+    // Under overload, refuse before paying for decoding and conversion.
+    store.check_capacity()?;
     let (mut request, mut rejected) = match encoding {
         Encoding::Protobuf => {
             let request = E::decode(body.as_ref()).map_err(|e| {
@@ -275,8 +313,15 @@ pub async fn ingest<E: Export>(
             message: rejected.message(),
         });
     }
-    if rejected.count > 0 {
-        warn!(signal = ?E::SIGNAL, accepted, rejected = rejected.count, reason = %rejected.message(), "records rejected");
+    if rejected.count > 0 && PARTIAL_LOG.allow() {
+        warn!(
+            signal = ?E::SIGNAL,
+            accepted,
+            rejected = rejected.count,
+            reason = %rejected.message(),
+            partial_since_last_log = PARTIAL_LOG.take_suppressed(),
+            "records rejected"
+        );
     }
     let estimate = request.estimated_row_bytes();
     let limit = store.max_request_row_bytes();
@@ -298,6 +343,7 @@ pub async fn ingest<E: Export>(
 }
 
 static REFUSAL_LOG: crate::logging::RateLimit = crate::logging::RateLimit::new();
+static PARTIAL_LOG: crate::logging::RateLimit = crate::logging::RateLimit::new();
 
 /// Logs a request refused as a whole (at most once a second; the rest are counted), so an
 /// operator whose client reports errors finds the reason on the server side too.

@@ -3,7 +3,7 @@
 //! Request: `{"sql": "SELECT …"}` (JSON when declared so or when the body starts with
 //! `{`), or the SQL as a plain-text body. Response:
 //! `{"columns": [{"name", "type"}], "rows": [{…}], "row_count": n}`; errors are
-//! `{"error": "…"}` with 400 for bad or refused SQL.
+//! `{"error": "…"}`: 403 for statements that would write, 400 for anything else wrong.
 
 use axum::Router;
 use axum::extract::State;

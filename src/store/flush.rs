@@ -205,6 +205,26 @@ fn writer_properties(table: Table, row_group_rows: usize) -> WriterProperties {
     builder.build()
 }
 
+/// Creates `dir` and any missing parents, fsyncing each new directory's parent so the
+/// new entries survive a power loss along with the files written into them.
+fn create_dir_durably(dir: &Path) -> std::io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durably(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => sync_dir(parent),
+        _ => Ok(()),
+    }
+}
+
 fn write_file(
     dir: &Path,
     path: &Path,
@@ -220,7 +240,7 @@ fn write_file(
         path: path.to_owned(),
         source,
     };
-    fs::create_dir_all(dir).map_err(io_err)?;
+    create_dir_durably(dir).map_err(io_err)?;
     let tmp = path.with_extension("parquet.tmp");
     let file = File::create(&tmp).map_err(io_err)?;
     let mut writer = ArrowWriter::try_new(

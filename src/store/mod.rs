@@ -252,14 +252,33 @@ impl Store {
         Ok(Store { shared, commands })
     }
 
-    pub fn data_dir(&self) -> &Path {
-        &self.shared.dir
-    }
-
     /// The most rows (in bytes) one append may bring: half the buffer, so a single
     /// request can always be taken once the buffer has been flushed.
+    /// Also at most 1 GiB, so no Arrow string column can reach its 2 GiB offset limit.
     pub fn max_request_row_bytes(&self) -> usize {
-        self.shared.config.max_buffer_bytes / 2
+        (self.shared.config.max_buffer_bytes / 2).min(1 << 30)
+    }
+
+    /// Refuses appends early, before a request is decoded, while the buffer is full.
+    pub fn check_capacity(&self) -> Result<(), StoreError> {
+        let buffered = self.buffered_bytes();
+        if buffered >= self.shared.config.max_buffer_bytes {
+            return Err(self.overloaded(buffered));
+        }
+        Ok(())
+    }
+
+    fn overloaded(&self, buffered: usize) -> StoreError {
+        let limit = self.shared.config.max_buffer_bytes;
+        if OVERLOAD_LOG.allow() {
+            warn!(
+                buffered,
+                limit,
+                refused_since_last_log = OVERLOAD_LOG.take_suppressed(),
+                "ingest buffer full: refusing exports with 503 / UNAVAILABLE until a flush frees memory"
+            );
+        }
+        StoreError::Overloaded { buffered, limit }
     }
 
     /// Bytes buffered, being flushed, or accepted and on their way into the buffer.
@@ -283,19 +302,13 @@ impl Store {
         }
         let bytes: usize = batches.iter().map(|(_, b)| b.get_array_memory_size()).sum();
         let limit = self.shared.config.max_buffer_bytes;
-        let buffered = self.buffered_bytes();
-        if buffered + bytes > limit {
-            if OVERLOAD_LOG.allow() {
-                warn!(
-                    buffered,
-                    limit,
-                    refused_since_last_log = OVERLOAD_LOG.take_suppressed(),
-                    "ingest buffer full: refusing exports with 503 / UNAVAILABLE until a flush frees memory"
-                );
-            }
-            return Err(StoreError::Overloaded { buffered, limit });
-        }
+        // Reserve first, then check: concurrent appends cannot all pass the same check.
         self.shared.in_flight.fetch_add(bytes, Ordering::Relaxed);
+        let buffered = self.buffered_bytes();
+        if buffered > limit {
+            self.shared.in_flight.fetch_sub(bytes, Ordering::Relaxed);
+            return Err(self.overloaded(buffered - bytes));
+        }
         let (ack, done) = oneshot::channel();
         if self
             .commands
@@ -538,12 +551,17 @@ fn commit_group(shared: &Shared, writer: &mut wal::WalWriter, group: &mut Vec<Pe
 /// Closes the WAL segment and moves the active buffer to `flushing`. `None` when there is
 /// nothing to flush.
 fn rotate(shared: &Shared, writer: &mut wal::WalWriter) -> Result<Option<u64>, StoreError> {
-    let mut state = shared.lock();
-    if state.active.is_empty() || state.flushing.is_some() {
-        return Ok(None);
+    {
+        let state = shared.lock();
+        if state.active.is_empty() || state.flushing.is_some() {
+            return Ok(None);
+        }
     }
+    // Disk work outside the lock; only this thread adds to `active`, so it still holds
+    // exactly the records up to `seq` when taken below.
     writer.rotate().map_err(StoreError::Wal)?;
     let seq = writer.last_seq();
+    let mut state = shared.lock();
     let active = std::mem::take(&mut state.active);
     state.flushing = Some((seq, active));
     Ok(Some(seq))
@@ -685,7 +703,7 @@ fn replay(
             if entry.seq <= checkpoint || failure.is_some() {
                 return;
             }
-            match decode(entry.signal, &entry.payload) {
+            match decode(entry.signal, entry.payload) {
                 Ok(batches) => {
                     replayed += 1;
                     for (table, batch) in batches {
@@ -754,12 +772,17 @@ impl ReadOnlyStore {
         // means the view is torn, so read again.
         for attempt in 0.. {
             let recorded = wal::read_checkpoint(&wal_dir).map_err(open_err)?;
-            let checkpoint = checked_checkpoint(dir, &wal_dir, false).map_err(open_err)?;
             let mut buffers = Buffers::default();
-            let result = replay(&wal_dir, checkpoint, decode, &mut buffers);
+            // A segment vanishing mid-read (a flush just finished) shows up as NotFound from
+            // either step: read again.
+            let result = checked_checkpoint(dir, &wal_dir, false)
+                .map_err(open_err)
+                .and_then(|checkpoint| {
+                    replay(&wal_dir, checkpoint, decode, &mut buffers).map(|_| checkpoint)
+                });
             let after = wal::read_checkpoint(&wal_dir).map_err(open_err)?;
             match result {
-                Ok(_) if after == recorded => {
+                Ok(checkpoint) if after == recorded => {
                     return Ok(ReadOnlyStore {
                         dir: dir.to_owned(),
                         checkpoint,
