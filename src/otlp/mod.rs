@@ -318,7 +318,7 @@ pub async fn ingest<E: Export>(
             signal = ?E::SIGNAL,
             accepted,
             rejected = rejected.count,
-            reason = %rejected.message(),
+            reason = %redact_quoted(&rejected.message()),
             partial_since_last_log = PARTIAL_LOG.take_suppressed(),
             "records rejected"
         );
@@ -353,11 +353,31 @@ pub fn log_refusal(protocol: &'static str, path: &str, status: u16, message: &st
             protocol,
             path,
             status,
-            reason = message,
+            reason = %redact_quoted(message),
             refused_since_last_log = REFUSAL_LOG.take_suppressed(),
             "request refused"
         );
     }
+}
+
+/// The message with every quoted client value replaced by `"…"`: error messages quote
+/// the offending value for the client's benefit, but payload contents stay out of logs.
+fn redact_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut inside = false;
+    for c in message.chars() {
+        if c == '"' {
+            if inside {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Turns a WAL record back into rows (the store's replay decoder).
@@ -380,5 +400,19 @@ impl Signal {
             Signal::Metrics => "ExportMetricsServiceRequest",
             Signal::Logs => "ExportLogsServiceRequest",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn logged_reasons_keep_the_path_and_drop_quoted_values() {
+        assert_eq!(
+            redact_quoted(r#"resourceSpans[0].spans[1].traceId: invalid hex "zz-secret-token""#),
+            r#"resourceSpans[0].spans[1].traceId: invalid hex "…""#
+        );
+        assert_eq!(redact_quoted("no quotes here"), "no quotes here");
     }
 }

@@ -329,7 +329,7 @@ impl Store {
 
     /// Writes everything buffered to Parquet now. Returns the checkpoint reached, or
     /// `None` when there was nothing to write.
-    pub async fn flush(&self) -> Result<Option<u64>, FlushFailure> {
+    async fn flush(&self) -> Result<Option<u64>, FlushFailure> {
         // Finish a flush that failed earlier before starting a new one.
         if self.shared.lock().flushing.is_some() {
             self.write_flushing().await?;

@@ -13,6 +13,11 @@
 //!   at or after the seq in its name.
 //! - A record is complete and its CRC matches, or it is the torn tail of a write that was
 //!   never acknowledged: readers stop at the first bad record of a segment.
+//! - A failed write is cut back off the segment before anything else is written. If even
+//!   that fails, writing moves to a new segment, and the bytes of the failed write stay
+//!   behind in the old one: should they form complete records, a restart replays them
+//!   although their senders were told the write failed (they retry, so such a request
+//!   may be stored twice; acknowledged requests are never lost).
 //! - The checkpoint only grows; it is written atomically (temporary file, fsync, rename,
 //!   fsync of the directory) after the Parquet files it covers are durable.
 
