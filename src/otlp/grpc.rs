@@ -75,6 +75,9 @@ fn status_of(error: IngestError) -> Status {
     }
 }
 
+/// Longest a gRPC export may take, from its first byte to the answer.
+const REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Seconds a client is asked to wait when the buffer is full (as HTTP's Retry-After).
 const RETRY_DELAY_SECONDS: i64 = 2;
 
@@ -238,6 +241,9 @@ pub async fn serve(
     }
     let incoming = tonic::transport::server::TcpIncoming::from(listener).with_nodelay(Some(true));
     tonic::transport::Server::builder()
+        // The same bound the HTTP receiver puts on receiving a body: a client that stalls
+        // mid-request is cut off instead of holding the connection and its buffer.
+        .timeout(REQUEST_TIMEOUT)
         .add_service(ExportService::<ExportTraceServiceRequest>::new(
             store.clone(),
             max_message_bytes,
