@@ -393,50 +393,66 @@ fn a_full_buffer_answers_503_with_retry_after_and_grpc_unavailable_then_recovers
     assert_eq!(server.scalar("SELECT count(*) FROM spans"), accepted);
 }
 
+/// Posts a trace export of `names.len()` spans under one resource whose single attribute
+/// is `blob`.
+fn post_spans_under_blob(
+    server: &TestServer,
+    blob: &str,
+    names: &[String],
+) -> common::HttpResponse {
+    let spans: Vec<_> = names.iter().map(|name| json!({"name": name})).collect();
+    let body = json!({"resourceSpans": [{
+        "resource": {"attributes": [{"key": "blob", "value": {"stringValue": blob}}]},
+        "scopeSpans": [{"spans": spans}]
+    }]});
+    post(
+        &server.url("/v1/traces"),
+        "application/json",
+        &[],
+        &serde_json::to_vec(&body).unwrap(),
+    )
+}
+
+fn assert_asks_for_smaller_batches(response: &common::HttpResponse) {
+    assert_eq!(response.status, 400, "{}", response.text());
+    let message = response.json()["message"].as_str().unwrap().to_owned();
+    assert!(
+        message.contains("send fewer records per request"),
+        "{message}"
+    );
+}
+
 #[test]
 fn a_request_that_expands_past_the_buffer_gets_400_not_endless_503() {
     let server =
         TestServer::start_with(|c| c.storage.max_buffer_size = vigil::config::ByteSize(8 << 20));
     // 300 KB of resource attribute repeated on 100 spans: ~30 MB of rows from a 300 KB body.
-    let spans: Vec<_> = (0..100).map(|i| json!({"name": format!("s{i}")})).collect();
-    let body = json!({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "blob", "value": {"stringValue": "x".repeat(300_000)}}]},
-        "scopeSpans": [{"spans": spans}]
-    }]});
-    let response = post(
-        &server.url("/v1/traces"),
-        "application/json",
-        &[],
-        &serde_json::to_vec(&body).unwrap(),
-    );
-    assert_eq!(response.status, 400, "{}", response.text());
-    assert!(
-        response.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("send fewer records per request")
-    );
+    let blob = "x".repeat(300_000);
+    let names: Vec<String> = (0..100).map(|i| format!("s{i}")).collect();
+    assert_asks_for_smaller_batches(&post_spans_under_blob(&server, &blob, &names));
     // The same spans in batches that fit are taken.
-    for chunk in 0..10 {
-        let spans: Vec<_> = (0..10)
-            .map(|i| json!({"name": format!("s{chunk}-{i}")}))
-            .collect();
-        let body = json!({"resourceSpans": [{
-            "resource": {"attributes": [{"key": "blob", "value": {"stringValue": "x".repeat(300_000)}}]},
-            "scopeSpans": [{"spans": spans}]
-        }]});
-        let response = post(
-            &server.url("/v1/traces"),
-            "application/json",
-            &[],
-            &serde_json::to_vec(&body).unwrap(),
-        );
+    for chunk in names.chunks(10) {
+        let response = post_spans_under_blob(&server, &blob, chunk);
         assert!(
             response.status == 200 || response.status == 503,
             "{}",
             response.text()
         );
     }
+}
+
+#[test]
+fn escaped_control_characters_cannot_blow_up_a_small_request() {
+    // 64 KiB of \x01 becomes 384 KiB of escaped JSON, repeated on each of 8000 spans:
+    // about 3 GB of rows from a half-megabyte request. It must be refused, not attempted.
+    let server = TestServer::start();
+    let names = vec![String::new(); 8000];
+    assert_asks_for_smaller_batches(&post_spans_under_blob(
+        &server,
+        &"\u{1}".repeat(64 << 10),
+        &names,
+    ));
+    assert_eq!(server.scalar("SELECT count(*) AS n FROM spans"), 0);
 }
 
 #[test]
@@ -531,30 +547,4 @@ fn a_buffer_limit_below_the_flush_size_still_flushes_and_recovers() {
     assert_eq!(server.scalar("SELECT count(*) FROM spans"), 300);
     let parquet = common::parquet_files(&server.data_dir.join("spans"));
     assert!(parquet > 0, "flushed to Parquet by size, not by age");
-}
-
-#[test]
-fn escaped_control_characters_cannot_blow_up_a_small_request() {
-    // 64 KiB of \x01 becomes 384 KiB of escaped JSON, repeated on each of 8000 spans:
-    // about 3 GB of rows from a half-megabyte request. It must be refused, not attempted.
-    let server = TestServer::start();
-    let spans: Vec<_> = (0..8000).map(|_| json!({})).collect();
-    let body = json!({"resourceSpans": [{
-        "resource": {"attributes": [{"key": "k", "value": {"stringValue": "\u{1}".repeat(64 << 10)}}]},
-        "scopeSpans": [{"spans": spans}]
-    }]});
-    let response = post(
-        &server.url("/v1/traces"),
-        "application/json",
-        &[],
-        &serde_json::to_vec(&body).unwrap(),
-    );
-    assert_eq!(response.status, 400, "{}", response.text());
-    assert!(
-        response.json()["message"]
-            .as_str()
-            .unwrap()
-            .contains("send fewer records per request")
-    );
-    assert_eq!(server.scalar("SELECT count(*) AS n FROM spans"), 0);
 }
