@@ -233,12 +233,7 @@ fn the_same_attribute_key_with_different_types_is_stored_both_ways() {
         let body = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
             {"body": {"stringValue": "x"}, "attributes": [{"key": "retries", "value": value}]}
         ]}]}]});
-        let response = post(
-            &server.url("/v1/logs"),
-            "application/json",
-            &[],
-            &serde_json::to_vec(&body).unwrap(),
-        );
+        let response = server.post_json("/v1/logs", &body);
         assert_eq!(response.status, 200);
     }
     let rows = server.sql(
@@ -405,12 +400,7 @@ fn post_spans_under_blob(
         "resource": {"attributes": [{"key": "blob", "value": {"stringValue": blob}}]},
         "scopeSpans": [{"spans": spans}]
     }]});
-    post(
-        &server.url("/v1/traces"),
-        "application/json",
-        &[],
-        &serde_json::to_vec(&body).unwrap(),
-    )
+    server.post_json("/v1/traces", &body)
 }
 
 fn assert_asks_for_smaller_batches(response: &common::HttpResponse) {
@@ -459,12 +449,7 @@ fn escaped_control_characters_cannot_blow_up_a_small_request() {
 fn deeply_nested_sql_gets_400_and_the_server_keeps_running() {
     let server = TestServer::start();
     let deep = format!("SELECT {}", vec!["1"; 5000].join(" + "));
-    let response = post(
-        &server.url("/api/v1/query"),
-        "application/json",
-        &[],
-        &serde_json::to_vec(&json!({"sql": deep})).unwrap(),
-    );
+    let response = server.post_json("/api/v1/query", &json!({"sql": deep}));
     assert_eq!(response.status, 400);
     assert!(
         response.json()["error"]
@@ -488,12 +473,7 @@ fn analyst_sql_is_read_only() {
         "SET datafusion.execution.batch_size = 1",
         "CREATE VIEW v AS SELECT 1",
     ] {
-        let response = post(
-            &server.url("/api/v1/query"),
-            "application/json",
-            &[],
-            &serde_json::to_vec(&json!({"sql": sql})).unwrap(),
-        );
+        let response = server.post_json("/api/v1/query", &json!({"sql": sql}));
         assert_eq!(response.status, 403, "{sql}: {}", response.text());
         assert!(
             response.json()["error"]

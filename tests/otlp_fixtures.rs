@@ -396,12 +396,7 @@ fn a_log_without_a_timestamp_is_timed_by_its_observed_time() {
     let body = json!({"resourceLogs": [{"scopeLogs": [{"logRecords": [
         {"observedTimeUnixNano": "1544712660300000000", "body": {"stringValue": "collected"}}
     ]}]}]});
-    let response = post(
-        &server.url("/v1/logs"),
-        "application/json",
-        &[],
-        &serde_json::to_vec(&body).unwrap(),
-    );
+    let response = server.post_json("/v1/logs", &body);
     assert_eq!(response.status, 200);
     let row = one_row(
         &server,
@@ -426,12 +421,7 @@ fn resource_entity_refs_are_kept() {
         },
         "scopeSpans": [{"spans": [{"name": "s"}]}]
     }]});
-    let response = post(
-        &server.url("/v1/traces"),
-        "application/json",
-        &[],
-        &serde_json::to_vec(&body).unwrap(),
-    );
+    let response = server.post_json("/v1/traces", &body);
     assert_eq!(response.status, 200);
     let row = one_row(&server, "SELECT resource_entity_refs FROM spans");
     let refs: Value = serde_json::from_str(row["resource_entity_refs"].as_str().unwrap()).unwrap();

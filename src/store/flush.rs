@@ -1,15 +1,15 @@
 //! Writing buffered rows to Parquet: split by hour, sort, write atomically.
 //!
-//! Each table's rows are split by the hour of the table's time column, sorted within each
-//! file by `service_name` then time (so row group and page statistics prune both kinds of
-//! filter), and written as `<name>.tmp`, fsynced, renamed and the directory fsynced.
+//! Each table's rows are sorted once by (hour of the table's time column, `service_name`,
+//! time) and cut into one file per hour, so within a file rows run by service then time
+//! and row group and page statistics prune both kinds of filter. Files are written as
+//! `<name>.tmp`, fsynced, renamed and the directory fsynced.
 
-use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{Array, RecordBatch, TimestampNanosecondArray, UInt32Array};
+use arrow::array::{Array, Int64Array, RecordBatch, TimestampNanosecondArray};
 use arrow::compute::{self, SortColumn, SortOptions};
 use arrow::error::ArrowError;
 use parquet::arrow::ArrowSchemaConverter;
@@ -58,14 +58,19 @@ pub fn write_table(
     let mut written = Vec::new();
     for chunk in chunks(batches, CHUNK_BYTES) {
         let all = compute::concat_batches(&table.schema(), chunk).map_err(arrow_err)?;
-        for (hour, indices) in rows_by_hour(&all, table) {
-            let part = take_rows(&all, &UInt32Array::from(indices)).map_err(arrow_err)?;
-            let sorted = sort_for_pruning(&part, table).map_err(arrow_err)?;
+        let (sorted, hours) = sort_by_hour_service_time(&all, table).map_err(arrow_err)?;
+        for (hour, start, len) in hour_runs(&hours) {
             let dir = data_dir
                 .join(table.name())
                 .join(layout::partition_dir(hour));
             let path = dir.join(layout::file_name(seq, written.len()));
-            write_file(&dir, &path, &sorted, table, row_group_rows)?;
+            write_file(
+                &dir,
+                &path,
+                &sorted.slice(start, len),
+                table,
+                row_group_rows,
+            )?;
             written.push(path);
         }
     }
@@ -103,48 +108,58 @@ fn time_column(batch: &RecordBatch, table: Table) -> Option<&TimestampNanosecond
         .downcast_ref::<TimestampNanosecondArray>()
 }
 
-/// Row indices grouped by hour bucket, in hour order (the NULL hour first).
-fn rows_by_hour(batch: &RecordBatch, table: Table) -> BTreeMap<Option<i64>, Vec<u32>> {
-    let mut groups: BTreeMap<Option<i64>, Vec<u32>> = BTreeMap::new();
-    let Some(times) = time_column(batch, table) else {
-        groups.insert(None, (0..batch.num_rows() as u32).collect());
-        return groups;
-    };
-    for i in 0..times.len() {
-        let hour = times.is_valid(i).then(|| layout::hour_of(times.value(i)));
-        groups.entry(hour).or_default().push(i as u32);
-    }
-    groups
-}
-
-fn take_rows(batch: &RecordBatch, indices: &UInt32Array) -> Result<RecordBatch, ArrowError> {
-    if indices.len() == batch.num_rows() {
-        return Ok(batch.clone());
-    }
-    compute::take_record_batch(batch, indices)
-}
-
 /// Columns files are sorted by: service, then time.
 fn sort_columns(table: Table) -> [&'static str; 2] {
     ["service_name", table.time_column()]
 }
 
-fn sort_for_pruning(batch: &RecordBatch, table: Table) -> Result<RecordBatch, ArrowError> {
-    let options = SortOptions {
+/// The hour bucket of each row's time (NULL where the time is).
+fn hours(batch: &RecordBatch, table: Table) -> Int64Array {
+    match time_column(batch, table) {
+        Some(times) => times.iter().map(|t| t.map(layout::hour_of)).collect(),
+        None => Int64Array::new_null(batch.num_rows()),
+    }
+}
+
+/// Sorts rows by hour bucket, then service, then time, in one pass: each hour's rows end
+/// up contiguous and in file order (rows without a time first). Returns the sorted rows
+/// and their hour buckets.
+fn sort_by_hour_service_time(
+    batch: &RecordBatch,
+    table: Table,
+) -> Result<(RecordBatch, Int64Array), ArrowError> {
+    let options = Some(SortOptions {
         descending: false,
         nulls_first: true,
-    };
-    let mut keys = Vec::new();
+    });
+    let mut keys = vec![SortColumn {
+        values: Arc::new(hours(batch, table)),
+        options,
+    }];
     for name in sort_columns(table) {
         if let Some(values) = batch.column_by_name(name) {
             keys.push(SortColumn {
                 values: Arc::clone(values),
-                options: Some(options),
+                options,
             });
         }
     }
     let indices = compute::lexsort_to_indices(&keys, None)?;
-    compute::take_record_batch(batch, &indices)
+    let sorted = compute::take_record_batch(batch, &indices)?;
+    let sorted_hours = hours(&sorted, table);
+    Ok((sorted, sorted_hours))
+}
+
+/// Runs of equal hour in sorted hour buckets, as `(hour, start row, row count)`.
+fn hour_runs(hours: &Int64Array) -> Vec<(Option<i64>, usize, usize)> {
+    let mut runs: Vec<(Option<i64>, usize, usize)> = Vec::new();
+    for (i, hour) in hours.iter().enumerate() {
+        match runs.last_mut() {
+            Some((last, _, len)) if *last == hour => *len += 1,
+            _ => runs.push((hour, i, 1)),
+        }
+    }
+    runs
 }
 
 fn writer_properties(table: Table, row_group_rows: usize) -> WriterProperties {
@@ -266,6 +281,16 @@ mod tests {
     fn batch(rows: usize) -> RecordBatch {
         let schema = Arc::new(Schema::new(vec![Field::new("v", DataType::Int64, false)]));
         RecordBatch::try_new(schema, vec![Arc::new(Int64Array::from(vec![1i64; rows]))]).unwrap()
+    }
+
+    #[test]
+    fn hour_runs_split_sorted_buckets_with_null_first() {
+        let hours = Int64Array::from(vec![None, None, Some(5), Some(5), Some(7)]);
+        assert_eq!(
+            hour_runs(&hours),
+            vec![(None, 0, 2), (Some(5), 2, 2), (Some(7), 4, 1)]
+        );
+        assert!(hour_runs(&Int64Array::from(Vec::<i64>::new())).is_empty());
     }
 
     #[test]

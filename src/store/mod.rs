@@ -116,8 +116,11 @@ struct Buffers {
 }
 
 impl Buffers {
-    fn push(&mut self, table: Table, batch: RecordBatch, bytes: usize) {
-        self.tables[table.index()].push(batch);
+    /// Adds one export's batches, whose Arrow size the caller has already measured.
+    fn extend(&mut self, batches: Vec<(Table, RecordBatch)>, bytes: usize) {
+        for (table, batch) in batches {
+            self.tables[table.index()].push(batch);
+        }
         self.bytes += bytes;
         self.since.get_or_insert_with(Instant::now);
     }
@@ -524,10 +527,9 @@ fn commit_group(shared: &Shared, writer: &mut wal::WalWriter, group: &mut Vec<Pe
             {
                 let mut state = shared.lock();
                 for pending in group.iter_mut() {
-                    for (table, batch) in pending.batches.drain(..) {
-                        let bytes = batch.get_array_memory_size();
-                        state.active.push(table, batch, bytes);
-                    }
+                    state
+                        .active
+                        .extend(std::mem::take(&mut pending.batches), pending.bytes);
                 }
             }
             shared.in_flight.fetch_sub(total, Ordering::Relaxed);
@@ -706,10 +708,8 @@ fn replay(
             match decode(entry.signal, entry.payload) {
                 Ok(batches) => {
                     replayed += 1;
-                    for (table, batch) in batches {
-                        let bytes = batch.get_array_memory_size();
-                        into.push(table, batch, bytes);
-                    }
+                    let bytes = batches.iter().map(|(_, b)| b.get_array_memory_size()).sum();
+                    into.extend(batches, bytes);
                 }
                 Err(message) => {
                     failure = Some(StoreError::Replay {

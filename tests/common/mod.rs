@@ -95,14 +95,19 @@ impl TestServer {
         }
     }
 
-    /// Runs SQL through `POST /api/v1/query` and returns the rows.
-    pub fn sql(&self, sql: &str) -> Vec<serde_json::Value> {
-        let response = post(
-            &self.url("/api/v1/query"),
+    /// POSTs `body` as JSON to `path` on the HTTP port.
+    pub fn post_json(&self, path: &str, body: &serde_json::Value) -> HttpResponse {
+        post(
+            &self.url(path),
             "application/json",
             &[],
-            &serde_json::to_vec(&serde_json::json!({ "sql": sql })).unwrap(),
-        );
+            &serde_json::to_vec(body).unwrap(),
+        )
+    }
+
+    /// Runs SQL through `POST /api/v1/query` and returns the rows.
+    pub fn sql(&self, sql: &str) -> Vec<serde_json::Value> {
+        let response = self.post_json("/api/v1/query", &serde_json::json!({ "sql": sql }));
         assert_eq!(
             response.status,
             200,
