@@ -16,6 +16,21 @@
 //! wal_fsync = true                 # fsync the WAL before acknowledging
 //! row_group_rows = 131072
 //!
+//! [query]
+//! memory_limit = "1GiB"            # per query: operators and collected results; sorts
+//!                                  #   and aggregations spill to disk before failing
+//! timeout = "120s"                 # per query, waiting for a slot included
+//! max_concurrent = 4               # queries running at once; more wait for a slot
+//!
+//! [postgres]
+//! enabled = true
+//! listen = "127.0.0.1:5433"
+//! user = "vigil"
+//! # password = "…"                # unset: any user may connect (PostgreSQL "trust")
+//! auth = "scram-sha-256"           # or "password": cleartext, accepted only over TLS
+//! # tls_cert = "server.crt"        # PEM files; both or neither
+//! # tls_key = "server.key"
+//!
 //! [log]
 //! format = "text"                  # or "json"
 //! level = "info"                   # a tracing filter, e.g. "info,vigil=debug"
@@ -26,6 +41,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::postgres::{AuthMethod, PostgresOptions};
+use crate::query::QueryLimits;
 use crate::store::StoreConfig;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +62,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub server: ServerConfig,
     pub storage: StorageConfig,
+    pub query: QueryConfig,
+    pub postgres: PostgresConfig,
     pub log: LogConfig,
 }
 
@@ -54,6 +73,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./vigil-data"),
             server: ServerConfig::default(),
             storage: StorageConfig::default(),
+            query: QueryConfig::default(),
+            postgres: PostgresConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -112,6 +133,91 @@ impl StorageConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct QueryConfig {
+    pub memory_limit: ByteSize,
+    pub timeout: HumanDuration,
+    pub max_concurrent: usize,
+}
+
+impl Default for QueryConfig {
+    fn default() -> Self {
+        let limits = QueryLimits::default();
+        QueryConfig {
+            memory_limit: ByteSize(limits.memory_limit as u64),
+            timeout: HumanDuration(limits.timeout),
+            max_concurrent: limits.max_concurrent,
+        }
+    }
+}
+
+impl QueryConfig {
+    pub fn limits(&self) -> QueryLimits {
+        QueryLimits {
+            memory_limit: self.memory_limit.as_usize(),
+            timeout: self.timeout.0,
+            max_concurrent: self.max_concurrent,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PostgresConfig {
+    pub enabled: bool,
+    pub listen: String,
+    pub user: String,
+    pub password: Option<String>,
+    pub auth: AuthMethod,
+    pub tls_cert: Option<PathBuf>,
+    pub tls_key: Option<PathBuf>,
+}
+
+impl Default for PostgresConfig {
+    fn default() -> Self {
+        PostgresConfig {
+            enabled: true,
+            listen: "127.0.0.1:5433".into(),
+            user: "vigil".into(),
+            password: None,
+            auth: AuthMethod::ScramSha256,
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
+}
+
+impl PostgresConfig {
+    pub fn options(&self) -> PostgresOptions {
+        PostgresOptions {
+            user: self.user.clone(),
+            password: self.password.clone(),
+            auth: self.auth,
+            tls_cert: self.tls_cert.clone(),
+            tls_key: self.tls_key.clone(),
+        }
+    }
+
+    fn validate(&self) -> Result<(), String> {
+        if self.tls_cert.is_some() != self.tls_key.is_some() {
+            return Err(
+                "postgres.tls_cert and postgres.tls_key go together: set both or neither".into(),
+            );
+        }
+        if self.password.as_deref() == Some("") {
+            return Err("postgres.password is empty: remove the key to let any user connect, or set a password".into());
+        }
+        if self.password.is_some() && self.auth == AuthMethod::Password && self.tls_cert.is_none() {
+            return Err("postgres.auth = \"password\" sends passwords in cleartext: it needs TLS (postgres.tls_cert and postgres.tls_key), or use \"scram-sha-256\"".into());
+        }
+        if self.user.is_empty() {
+            return Err("postgres.user must not be empty".into());
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -163,6 +269,8 @@ impl Config {
             ("storage.flush_size", self.storage.flush_size.0),
             ("storage.max_buffer_size", self.storage.max_buffer_size.0),
             ("storage.row_group_rows", self.storage.row_group_rows as u64),
+            ("query.memory_limit", self.query.memory_limit.0),
+            ("query.max_concurrent", self.query.max_concurrent as u64),
         ];
         for (key, value) in positive {
             if value == 0 {
@@ -178,6 +286,10 @@ impl Config {
         if self.storage.flush_interval.0.is_zero() {
             return Err("storage.flush_interval must be greater than 0".into());
         }
+        if self.query.timeout.0.is_zero() {
+            return Err("query.timeout must be greater than 0".into());
+        }
+        self.postgres.validate()?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(format!(
                 "log.level {:?} is not a valid filter (e.g. \"info\" or \"info,vigil=debug\"): {e}",
@@ -187,6 +299,7 @@ impl Config {
         for (key, addr) in [
             ("server.grpc_listen", &self.server.grpc_listen),
             ("server.http_listen", &self.server.http_listen),
+            ("postgres.listen", &self.postgres.listen),
         ] {
             listen_address(addr).map_err(|e| format!("{key}: {e}"))?;
         }
@@ -363,6 +476,15 @@ mod tests {
             ("[storage]\nflush_interval = 60\n", "needs a unit"),
             ("[log]\nlevel = \"info,=\"\n", "log.level"),
             ("[server]\nhttp_listen = \"localhost\"\n", "http_listen"),
+            ("[query]\nmax_concurrent = 0\n", "max_concurrent"),
+            ("[query]\ntimeout = \"0s\"\n", "query.timeout"),
+            ("[postgres]\ntls_cert = \"a.crt\"\n", "tls_key"),
+            ("[postgres]\npassword = \"\"\n", "password"),
+            (
+                "[postgres]\npassword = \"x\"\nauth = \"password\"\n",
+                "needs TLS",
+            ),
+            ("[postgres]\nauth = \"md5\"\n", "md5"),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.contains(named), "{text}: {e}");

@@ -10,6 +10,7 @@ pub mod config;
 pub mod http_server;
 pub mod logging;
 pub mod otlp;
+pub mod postgres;
 pub mod query;
 pub mod server;
 pub mod store;

@@ -33,7 +33,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Receive OTLP (gRPC and HTTP), store it, and answer SQL over HTTP.
+    /// Receive OTLP (gRPC and HTTP), store it, and answer SQL over HTTP and the Postgres
+    /// protocol.
     Serve {
         /// Config file (vigil.toml); every key is optional.
         #[arg(long)]
@@ -47,6 +48,9 @@ enum Command {
         /// HTTP listen address for OTLP/HTTP and the query API (default 127.0.0.1:4318).
         #[arg(long)]
         http_listen: Option<String>,
+        /// Postgres protocol listen address (default 127.0.0.1:5433).
+        #[arg(long)]
+        pg_listen: Option<String>,
     },
     /// Run one read-only SQL query against a data directory, with or without a server.
     Sql {
@@ -114,6 +118,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             data_dir,
             grpc_listen,
             http_listen,
+            pg_listen,
         } => {
             let mut config = load_config(config.as_ref())?;
             if let Some(dir) = data_dir {
@@ -124,6 +129,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             if let Some(addr) = http_listen {
                 config.server.http_listen = addr;
+            }
+            if let Some(addr) = pg_listen {
+                config.postgres.listen = addr;
             }
             config
                 .validate()
@@ -151,7 +159,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .with_context(|| {
                     format!("cannot read data directory {}", config.data_dir.display())
                 })?;
-            let engine = QueryEngine::new(Arc::new(store))?;
+            let engine = QueryEngine::new(Arc::new(store), config.query.limits())?;
             let result = runtime.block_on(engine.sql(&query))?;
             let stdout = std::io::stdout();
             let mut out = stdout.lock();

@@ -1,5 +1,6 @@
-//! `vigil serve`: the store, the OTLP receivers, the query API and the flusher in one
-//! process, with graceful shutdown that flushes the buffer.
+//! `vigil serve`: the store, the OTLP receivers, the query API (HTTP and the Postgres
+//! protocol) and the flusher in one process, with graceful shutdown that flushes the
+//! buffer.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use tracing::{error, info, warn};
 
 use crate::config::Config;
 use crate::otlp;
+use crate::postgres::PostgresServer;
 use crate::query::{self, QueryEngine};
 use crate::store::Store;
 
@@ -29,6 +31,8 @@ pub enum ServeError {
     Query(#[from] datafusion::error::DataFusionError),
     #[error("OTLP/gRPC server failed: {0}")]
     Grpc(#[from] tonic::transport::Error),
+    #[error("cannot start the Postgres listener: {0}")]
+    Postgres(#[from] crate::postgres::PostgresError),
 }
 
 async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, ServeError> {
@@ -80,6 +84,7 @@ pub struct Server {
     store: Store,
     grpc_listener: TcpListener,
     http_listener: TcpListener,
+    pg_listener: Option<TcpListener>,
 }
 
 impl Server {
@@ -98,11 +103,17 @@ impl Server {
         )?;
         let grpc_listener = bind("OTLP/gRPC", &config.server.grpc_listen).await?;
         let http_listener = bind("HTTP", &config.server.http_listen).await?;
+        let pg_listener = if config.postgres.enabled {
+            Some(bind("Postgres", &config.postgres.listen).await?)
+        } else {
+            None
+        };
         Ok(Server {
             config,
             store,
             grpc_listener,
             http_listener,
+            pg_listener,
         })
     }
 
@@ -112,6 +123,10 @@ impl Server {
 
     pub fn http_addr(&self) -> Option<SocketAddr> {
         self.http_listener.local_addr().ok()
+    }
+
+    pub fn pg_addr(&self) -> Option<SocketAddr> {
+        self.pg_listener.as_ref()?.local_addr().ok()
     }
 
     /// Serves until `shutdown` resolves, then drains requests and flushes the buffer.
@@ -124,8 +139,23 @@ impl Server {
             store,
             grpc_listener,
             http_listener,
+            pg_listener,
         } = self;
-        let engine = QueryEngine::new(Arc::new(store.clone()))?;
+        let engine = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
+        let postgres = match pg_listener {
+            Some(listener) => {
+                let options = config.postgres.options();
+                if options.password.is_none()
+                    && listener.local_addr().is_ok_and(|a| !a.ip().is_loopback())
+                {
+                    warn!(
+                        "the Postgres port accepts any user without a password on a non-loopback address; set [postgres] password"
+                    );
+                }
+                Some((PostgresServer::new(engine.clone(), &options)?, listener))
+            }
+            None => None,
+        };
         let max_request = config.server.max_request_size.as_usize();
         info!(data_dir = %config.data_dir.display(), "store open");
 
@@ -146,6 +176,8 @@ impl Server {
             stop_rx.clone(),
             SHUTDOWN_GRACE,
         ));
+        let postgres =
+            postgres.map(|(server, listener)| tokio::spawn(server.run(listener, stop_rx.clone())));
         let mut grpc_stop = stop_rx.clone();
         let grpc = tokio::spawn(otlp::grpc::serve(
             grpc_listener,
@@ -160,6 +192,9 @@ impl Server {
         info!("shutting down: draining requests, then flushing");
         let _ = stop_tx.send(true);
         let http_result = http.await;
+        if let Some(postgres) = postgres {
+            let _ = postgres.await;
+        }
         // tonic waits for every open request; a client that never finishes one must not
         // keep the final flush from running.
         let grpc_result = match tokio::time::timeout(SHUTDOWN_GRACE, grpc).await {

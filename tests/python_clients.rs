@@ -4,30 +4,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{ServerProcess, cli_sql};
+use common::{ServerProcess, cli_sql, python, script};
 use serde_json::{Value, json};
-
-fn python() -> PathBuf {
-    if let Ok(path) = std::env::var("VIGIL_TEST_PYTHON") {
-        return PathBuf::from(path);
-    }
-    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
-    assert!(
-        venv.exists(),
-        "no Python test environment at {}: run scripts/test.sh, which creates it",
-        venv.display()
-    );
-    venv
-}
-
-fn script(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/python")
-        .join(name)
-}
 
 fn run_python(args: &[&str]) -> String {
     let output = Command::new(python())

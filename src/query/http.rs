@@ -1,9 +1,15 @@
-//! `POST /api/v1/query`: SQL over HTTP, answered with JSON rows.
+//! `POST /api/v1/query`: SQL over HTTP, answered with JSON rows, CSV or Arrow.
 //!
 //! Request: `{"sql": "SELECT …"}` (JSON when declared so or when the body starts with
-//! `{`), or the SQL as a plain-text body. Response:
-//! `{"columns": [{"name", "type"}], "rows": [{…}], "row_count": n}`; errors are
-//! `{"error": "…"}`: 403 for statements that would write, 400 for anything else wrong.
+//! `{`), or the SQL as a plain-text body. The response format follows `Accept`:
+//! - `application/json` (the default):
+//!   `{"columns": [{"name", "type"}], "rows": [{…}], "row_count": n}`;
+//! - `text/csv`: a header line, then one line per row;
+//! - `application/vnd.apache.arrow.stream`: an Arrow IPC stream, types kept exactly.
+//!
+//! Errors are `{"error": "…"}`: 403 for statements that would write, 422 for a query
+//! over the memory limit, 503 (with `Retry-After`) when it timed out or found no free
+//! query slot, 400 for anything else wrong.
 
 use axum::Router;
 use axum::extract::State;
@@ -68,8 +74,23 @@ async fn query(State(engine): State<QueryEngine>, headers: HeaderMap, body: Byte
     let result = match engine.sql(&sql).await {
         Ok(result) => result,
         Err(e @ QueryError::Refused(_)) => return error(StatusCode::FORBIDDEN, e.to_string()),
+        Err(e @ QueryError::MemoryLimit(_)) => {
+            return error(StatusCode::UNPROCESSABLE_ENTITY, e.to_string());
+        }
+        Err(e @ (QueryError::Timeout(_) | QueryError::Busy(_))) => {
+            let mut response = error(StatusCode::SERVICE_UNAVAILABLE, e.to_string());
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            return response;
+        }
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
+    match accepted(&headers) {
+        Accepted::Json => {}
+        Accepted::Csv => return encoded(&result, format::Format::Csv, "text/csv; charset=utf-8"),
+        Accepted::Arrow => return arrow_stream(&result),
+    }
     let rows = match format::json_rows(&result) {
         Ok(rows) => rows,
         Err(e) => {
@@ -99,4 +120,69 @@ async fn query(State(engine): State<QueryEngine>, headers: HeaderMap, body: Byte
         body,
     )
         .into_response()
+}
+
+enum Accepted {
+    Json,
+    Csv,
+    Arrow,
+}
+
+/// The first format in `Accept` that Vigil writes; JSON when none is named.
+fn accepted(headers: &HeaderMap) -> Accepted {
+    let accept = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    for media in accept.split(',') {
+        let media = media
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        match media.as_str() {
+            "application/json" => return Accepted::Json,
+            "text/csv" => return Accepted::Csv,
+            "application/vnd.apache.arrow.stream" => return Accepted::Arrow,
+            _ => {}
+        }
+    }
+    Accepted::Json
+}
+
+fn encoded(result: &super::QueryResult, format: format::Format, media: &'static str) -> Response {
+    let mut body = Vec::new();
+    match format::write(result, format, &mut body) {
+        Ok(()) => (StatusCode::OK, [(header::CONTENT_TYPE, media)], body).into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode rows: {e}"),
+        ),
+    }
+}
+
+fn arrow_stream(result: &super::QueryResult) -> Response {
+    let write = || -> Result<Vec<u8>, arrow::error::ArrowError> {
+        let mut writer = arrow::ipc::writer::StreamWriter::try_new(Vec::new(), &result.schema)?;
+        for batch in &result.batches {
+            writer.write(batch)?;
+        }
+        writer.finish()?;
+        writer.into_inner()
+    };
+    match write() {
+        Ok(body) => (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "application/vnd.apache.arrow.stream")],
+            body,
+        )
+            .into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cannot encode rows: {e}"),
+        ),
+    }
 }

@@ -10,18 +10,32 @@
 //! outside the store. JSON functions (`->>`, `json_get_str`, …) come from
 //! datafusion-functions-json.
 
+mod compat;
 pub mod format;
+pub(crate) mod functions;
 pub mod http;
 mod limits;
 pub mod provider;
 pub mod prune;
+pub(crate) mod settings;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use datafusion::error::DataFusionError;
+use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::context::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::execution::disk_manager::DiskManagerBuilder;
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::sql::parser::{DFParser, Statement};
+use futures::StreamExt;
+use tokio::sync::{Semaphore, mpsc};
+
+pub use compat::Session;
 
 use crate::store::{Table, TableSource};
 
@@ -32,8 +46,39 @@ pub enum QueryError {
     #[error("{0}")]
     TooComplex(String),
     #[error("{0}")]
+    MemoryLimit(String),
+    #[error("{0}")]
+    Timeout(String),
+    #[error("{0}")]
+    Busy(String),
+    #[error("{0}")]
     Sql(#[from] DataFusionError),
 }
+
+/// What one query may use; see `[query]` in the configuration.
+#[derive(Debug, Clone)]
+pub struct QueryLimits {
+    /// Memory a query's operators (sorts, joins, aggregations) and its collected result
+    /// may hold; sorts and aggregations spill to disk before failing.
+    pub memory_limit: usize,
+    /// Longest a query may run, waiting for a slot included.
+    pub timeout: Duration,
+    /// Queries running at once; more wait for a slot.
+    pub max_concurrent: usize,
+}
+
+impl Default for QueryLimits {
+    fn default() -> Self {
+        QueryLimits {
+            memory_limit: 1 << 30,
+            timeout: Duration::from_secs(120),
+            max_concurrent: 4,
+        }
+    }
+}
+
+/// How long a failed query waits for its reader to take the error.
+const ERROR_GRACE: Duration = Duration::from_secs(10);
 
 /// The result of a query: its schema (known even when no row came back) and rows.
 #[derive(Debug, Clone)]
@@ -42,65 +87,269 @@ pub struct QueryResult {
     pub batches: Vec<RecordBatch>,
 }
 
-/// A DataFusion session over one store.
+/// A query being executed: its schema now, its batches as they are produced. Dropping
+/// it cancels the query.
+#[derive(Debug)]
+pub struct QueryStream {
+    pub schema: SchemaRef,
+    batches: mpsc::Receiver<Result<RecordBatch, QueryError>>,
+    /// Set by the producer once every batch is sent: an end without it is a failure.
+    complete: Arc<std::sync::atomic::AtomicBool>,
+    ended: bool,
+}
+
+impl QueryStream {
+    pub async fn next(&mut self) -> Option<Result<RecordBatch, QueryError>> {
+        if self.ended {
+            return None;
+        }
+        match self.batches.recv().await {
+            Some(item) => Some(item),
+            None => {
+                self.ended = true;
+                if self.complete.load(std::sync::atomic::Ordering::Acquire) {
+                    None
+                } else {
+                    Some(Err(QueryError::Timeout(
+                        "query stopped before it finished (its client read too slowly past the timeout)".into(),
+                    )))
+                }
+            }
+        }
+    }
+}
+
+/// A DataFusion session over one store, with the limits every query runs under.
 #[derive(Clone)]
 pub struct QueryEngine {
     ctx: SessionContext,
+    limits: Arc<QueryLimits>,
+    slots: Arc<Semaphore>,
 }
 
 impl std::fmt::Debug for QueryEngine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("QueryEngine").finish_non_exhaustive()
+        f.debug_struct("QueryEngine")
+            .field("limits", &self.limits)
+            .finish_non_exhaustive()
     }
 }
 
 impl QueryEngine {
-    pub fn new(source: Arc<dyn TableSource>) -> Result<QueryEngine, DataFusionError> {
+    pub fn new(
+        source: Arc<dyn TableSource>,
+        limits: QueryLimits,
+    ) -> Result<QueryEngine, DataFusionError> {
         let config = SessionConfig::new()
             .with_information_schema(true)
-            .with_default_catalog_and_schema("vigil", "public")
-            .set_str("datafusion.sql_parser.dialect", "PostgreSQL");
+            .with_default_catalog_and_schema(settings::DATABASE, settings::SCHEMA)
+            .set_str("datafusion.sql_parser.dialect", "PostgreSQL")
+            // now() and friends are timestamps with time zone, as in PostgreSQL.
+            .set_str("datafusion.execution.time_zone", "UTC");
         let mut ctx = SessionContext::new_with_config(config);
         datafusion_functions_json::register_all(&mut ctx)?;
+        functions::register(&ctx);
         for table in Table::ALL {
             ctx.register_table(
                 table.name(),
                 Arc::new(provider::StoreTable::new(table, Arc::clone(&source))),
             )?;
         }
-        Ok(QueryEngine { ctx })
+        crate::postgres::catalog::register(&ctx)?;
+        let slots = Arc::new(Semaphore::new(limits.max_concurrent.max(1)));
+        Ok(QueryEngine {
+            ctx,
+            limits: Arc::new(limits),
+            slots,
+        })
     }
 
-    /// Runs one read-only SQL statement, on the query runtime (see [`query_runtime`]).
-    pub async fn sql(&self, sql: &str) -> Result<QueryResult, QueryError> {
-        let engine = self.clone();
-        let sql = sql.to_owned();
-        query_runtime()
-            .spawn(async move { engine.run(&sql).await })
-            .await
-            .map_err(|e| {
-                QueryError::Sql(DataFusionError::External(
-                    format!("query task failed: {e}").into(),
-                ))
-            })?
+    pub fn limits(&self) -> &QueryLimits {
+        &self.limits
     }
 
-    async fn run(&self, sql: &str) -> Result<QueryResult, QueryError> {
+    /// Splits `sql` into statements (PostgreSQL dialect). An empty list means the text
+    /// held only comments and whitespace.
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>, QueryError> {
         let state = self.ctx.state();
         let dialect = state.config().options().sql_parser.dialect;
-        let statement = state.sql_to_statement(sql, &dialect)?;
-        limits::check_depth(&statement)?;
-        let plan = state.statement_to_plan(statement).await?;
-        let options = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
-        options.verify_plan(&plan).map_err(refusal)?;
-        let frame = self.ctx.execute_logical_plan(plan).await?;
-        let schema: SchemaRef = Arc::new(frame.schema().as_arrow().clone());
-        let batches = frame.collect().await?;
-        Ok(QueryResult { schema, batches })
+        let dialect =
+            datafusion::sql::sqlparser::dialect::dialect_from_str(dialect).ok_or_else(|| {
+                QueryError::Sql(DataFusionError::Plan(format!(
+                    "unknown SQL dialect {dialect}"
+                )))
+            })?;
+        Ok(DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?.into())
     }
+
+    /// Plans one statement for `session`, refusing anything that would write.
+    pub async fn plan(
+        &self,
+        mut statement: Statement,
+        session: &Session,
+    ) -> Result<LogicalPlan, QueryError> {
+        limits::check_depth(&statement)?;
+        if let Statement::Statement(inner) = &mut statement {
+            compat::rewrite(inner, session);
+        }
+        let engine = self.clone();
+        // Planning recurses over the expression tree: it runs on the query runtime's big
+        // stacks too.
+        spawn_query(async move {
+            let plan = engine.ctx.state().statement_to_plan(statement).await?;
+            let options = SQLOptions::new()
+                .with_allow_ddl(false)
+                .with_allow_dml(false)
+                .with_allow_statements(false);
+            options.verify_plan(&plan).map_err(refusal)?;
+            Ok(plan)
+        })
+        .await
+    }
+
+    /// Starts `plan` under the limits: it waits for a free slot, then runs on the query
+    /// runtime with its own memory pool, until it ends, times out, or the returned stream
+    /// is dropped.
+    pub async fn execute(&self, plan: LogicalPlan) -> Result<QueryStream, QueryError> {
+        let deadline = Instant::now() + self.limits.timeout;
+        let permit = tokio::time::timeout_at(
+            deadline.into(),
+            Arc::clone(&self.slots).acquire_owned(),
+        )
+        .await
+        .map_err(|_| {
+            QueryError::Busy(format!(
+                "all {} query slots stayed busy for the whole {}s timeout ([query] max_concurrent, timeout)",
+                self.limits.max_concurrent,
+                self.limits.timeout.as_secs()
+            ))
+        })?
+        .map_err(|_| QueryError::Busy("the query engine is shutting down".into()))?;
+
+        let schema: SchemaRef = Arc::new(plan.schema().as_arrow().clone());
+        let (tx, rx) = mpsc::channel(4);
+        let ctx = self.query_context()?;
+        let limits = Arc::clone(&self.limits);
+        let complete = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let done = Arc::clone(&complete);
+        query_runtime().spawn(async move {
+            let _permit = permit;
+            let run = async {
+                let frame = ctx.execute_logical_plan(plan).await?;
+                let mut stream = frame.execute_stream().await?;
+                while let Some(batch) = stream.next().await {
+                    let batch = batch?;
+                    if tx.send(Ok(batch)).await.is_err() {
+                        break;
+                    }
+                }
+                Ok::<(), DataFusionError>(())
+            };
+            let outcome = tokio::select! {
+                outcome = tokio::time::timeout_at(deadline.into(), run) => outcome,
+                // The reader went away (client disconnected): stop working for it.
+                _ = tx.closed() => return,
+            };
+            let error = match outcome {
+                Ok(Ok(())) => {
+                    done.store(true, std::sync::atomic::Ordering::Release);
+                    return;
+                }
+                Ok(Err(e)) => describe_error(e, &limits),
+                Err(_) => QueryError::Timeout(format!(
+                    "query cancelled after the {}s timeout ([query] timeout)",
+                    limits.timeout.as_secs()
+                )),
+            };
+            // The reader may be slow to take it; the slot is not held for it forever.
+            let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(error))).await;
+        });
+        Ok(QueryStream {
+            schema,
+            batches: rx,
+            complete,
+            ended: false,
+        })
+    }
+
+    /// A session for one query: the shared catalog and functions, its own memory pool.
+    fn query_context(&self) -> Result<SessionContext, QueryError> {
+        let pool = TrackConsumersPool::new(
+            FairSpillPool::new(self.limits.memory_limit),
+            std::num::NonZeroUsize::new(3).unwrap_or(std::num::NonZeroUsize::MIN),
+        );
+        let runtime = RuntimeEnvBuilder::new()
+            .with_memory_pool(Arc::new(pool))
+            .with_disk_manager_builder(DiskManagerBuilder::default())
+            .build_arc()?;
+        let state = SessionStateBuilder::new_from_existing(self.ctx.state())
+            .with_runtime_env(runtime)
+            .build();
+        Ok(SessionContext::new_with_state(state))
+    }
+
+    /// Runs one read-only SQL statement and collects its rows; the rows count against
+    /// the memory limit.
+    pub async fn sql(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let mut statements = self.parse(sql)?;
+        if statements.len() != 1 {
+            return Err(QueryError::Sql(DataFusionError::Plan(format!(
+                "expected exactly one SQL statement, found {}",
+                statements.len()
+            ))));
+        }
+        let plan = self.plan(statements.remove(0), &Session::default()).await?;
+        let mut stream = self.execute(plan).await?;
+        let mut batches = Vec::new();
+        let mut held = 0usize;
+        while let Some(batch) = stream.next().await {
+            let batch = batch?;
+            held += batch.get_array_memory_size();
+            if held > self.limits.memory_limit {
+                return Err(QueryError::MemoryLimit(format!(
+                    "the result is larger than the {} per-query memory limit ([query] memory_limit); add a LIMIT or aggregate, or read it over the Postgres port, which streams",
+                    human_bytes(self.limits.memory_limit)
+                )));
+            }
+            batches.push(batch);
+        }
+        Ok(QueryResult {
+            schema: stream.schema,
+            batches,
+        })
+    }
+}
+
+fn human_bytes(n: usize) -> String {
+    if n >= 1 << 30 && n.is_multiple_of(1 << 30) {
+        format!("{} GiB", n >> 30)
+    } else if n >= 1 << 20 {
+        format!("{} MiB", n >> 20)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
+/// Names the limit a failed query ran into, when it was one.
+fn describe_error(error: DataFusionError, limits: &QueryLimits) -> QueryError {
+    match error.find_root() {
+        DataFusionError::ResourcesExhausted(detail) => QueryError::MemoryLimit(format!(
+            "query needs more memory than the {} per-query limit ([query] memory_limit): {detail}",
+            human_bytes(limits.memory_limit)
+        )),
+        _ => QueryError::Sql(error),
+    }
+}
+
+/// Runs `work` on the query runtime and waits for it.
+async fn spawn_query<T: Send + 'static>(
+    work: impl std::future::Future<Output = Result<T, QueryError>> + Send + 'static,
+) -> Result<T, QueryError> {
+    query_runtime().spawn(work).await.map_err(|e| {
+        QueryError::Sql(DataFusionError::External(
+            format!("query task failed: {e}").into(),
+        ))
+    })?
 }
 
 /// Queries run on their own runtime: its threads have large stacks (planning recurses

@@ -13,6 +13,8 @@ use vigil::config::Config;
 pub struct TestServer {
     pub grpc: SocketAddr,
     pub http: SocketAddr,
+    /// The Postgres port, unless `[postgres] enabled = false`.
+    pub pg: Option<SocketAddr>,
     pub data_dir: PathBuf,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
@@ -26,6 +28,7 @@ pub fn config_for(data_dir: &Path) -> Config {
     };
     config.server.grpc_listen = "127.0.0.1:0".into();
     config.server.http_listen = "127.0.0.1:0".into();
+    config.postgres.listen = "127.0.0.1:0".into();
     config
 }
 
@@ -58,7 +61,11 @@ impl TestServer {
                     .await
                     .expect("bind server");
                 addr_tx
-                    .send((server.grpc_addr().unwrap(), server.http_addr().unwrap()))
+                    .send((
+                        server.grpc_addr().unwrap(),
+                        server.http_addr().unwrap(),
+                        server.pg_addr(),
+                    ))
                     .unwrap();
                 server
                     .run(async {
@@ -68,12 +75,13 @@ impl TestServer {
                     .expect("server run");
             });
         });
-        let (grpc, http) = addr_rx
+        let (grpc, http, pg) = addr_rx
             .recv_timeout(Duration::from_secs(30))
             .expect("server started");
         TestServer {
             grpc,
             http,
+            pg,
             data_dir,
             stop: Some(stop),
             thread: Some(thread),
@@ -229,6 +237,7 @@ pub struct ServerProcess {
     pub child: Child,
     pub grpc: String,
     pub http: String,
+    pub pg: String,
 }
 
 impl ServerProcess {
@@ -242,6 +251,8 @@ impl ServerProcess {
                 "--grpc-listen",
                 "127.0.0.1:0",
                 "--http-listen",
+                "127.0.0.1:0",
+                "--pg-listen",
                 "127.0.0.1:0",
             ])
             .args(extra)
@@ -265,6 +276,8 @@ impl ServerProcess {
                 if let Some(addr) = event["fields"]["addr"].as_str() {
                     let kind = if message.starts_with("OTLP/gRPC") {
                         "grpc"
+                    } else if message.starts_with("Postgres") {
+                        "pg"
                     } else {
                         "http"
                     };
@@ -274,11 +287,13 @@ impl ServerProcess {
         });
         let mut grpc = None;
         let mut http = None;
+        let mut pg = None;
         let deadline = Instant::now() + Duration::from_secs(60);
-        while grpc.is_none() || http.is_none() {
+        while grpc.is_none() || http.is_none() || pg.is_none() {
             let left = deadline.saturating_duration_since(Instant::now());
             match rx.recv_timeout(left) {
                 Ok((kind, addr)) if kind == "grpc" => grpc = Some(addr),
+                Ok((kind, addr)) if kind == "pg" => pg = Some(addr),
                 Ok((_, addr)) => http = Some(addr),
                 Err(_) => {
                     let _ = child.kill();
@@ -290,6 +305,7 @@ impl ServerProcess {
             child,
             grpc: grpc.unwrap(),
             http: http.unwrap(),
+            pg: pg.unwrap(),
         };
         server.wait_ready();
         server
@@ -351,4 +367,26 @@ pub fn parquet_files(dir: &Path) -> usize {
             }
         })
         .sum()
+}
+
+/// The Python with the test peers (psycopg, the OpenTelemetry SDK, DuckDB, pyarrow):
+/// `VIGIL_TEST_PYTHON`, else the `.venv` that `scripts/test.sh` creates.
+pub fn python() -> PathBuf {
+    if let Ok(path) = std::env::var("VIGIL_TEST_PYTHON") {
+        return PathBuf::from(path);
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    assert!(
+        venv.exists(),
+        "no Python test environment at {}: run scripts/test.sh, which creates it",
+        venv.display()
+    );
+    venv
+}
+
+/// A script under tests/python.
+pub fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/python")
+        .join(name)
 }
