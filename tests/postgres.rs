@@ -539,3 +539,21 @@ fn a_long_query_times_out_and_queries_wait_for_a_free_slot() {
     // The second query could only start once the slow one gave up its slot.
     assert!(waited >= Duration::from_millis(1500), "{waited:?}");
 }
+
+#[test]
+fn a_cancel_request_stops_the_running_query() {
+    let server = TestServer::start();
+    let started = Instant::now();
+    let out = psycopg(
+        &server,
+        &["--cancel-after", "1"],
+        &json!([
+            {"sql": "SELECT count(*) FROM generate_series(1, 100000000000)"},
+            {"sql": "SELECT 1 AS still_there"},
+        ]),
+    );
+    assert_eq!(out["results"][0]["error"]["sqlstate"], "57014", "{out}");
+    assert_eq!(column(&out["results"][1], 0, 0), &json!({"int": 1}));
+    // The default timeout is two minutes: the query ended because it was cancelled.
+    assert!(started.elapsed() < Duration::from_secs(30));
+}

@@ -27,7 +27,7 @@ use pgwire::api::results::{
 };
 use pgwire::api::stmt::{QueryParser, StoredStatement};
 use pgwire::api::store::PortalStore;
-use pgwire::api::{ClientInfo, ClientPortalStore, METADATA_USER, Type};
+use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, METADATA_USER, Type};
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::DataRow;
@@ -277,37 +277,70 @@ fn fields(plan: &LogicalPlan, format: &Format) -> Vec<FieldInfo> {
         .collect()
 }
 
+/// A running query's rows, and what ends it early: the client's cancel request.
+struct Running {
+    query: QueryStream,
+    pending: std::vec::IntoIter<DataRow>,
+    cancel: Option<futures::channel::oneshot::Receiver<()>>,
+}
+
 enum Rows {
-    Start(QueryEngine, LogicalPlan),
-    Running(QueryStream, std::vec::IntoIter<DataRow>),
+    Start(QueryEngine, LogicalPlan, Option<Arc<ConnectionHandle>>),
+    Running(Running),
     Done,
 }
 
+fn cancelled() -> PgWireError {
+    user_error("57014", "canceling statement due to user request".into())
+}
+
 /// The rows of `plan` as protocol messages. The query starts when the first row is
-/// asked for, so statements of one simple query run one after the other.
+/// asked for, so statements of one simple query run one after the other; a cancel
+/// request from the client (psql's Ctrl-C) stops it, and so does the client leaving.
 fn rows(
     engine: QueryEngine,
     plan: LogicalPlan,
     fields: Arc<Vec<FieldInfo>>,
+    connection: Option<Arc<ConnectionHandle>>,
 ) -> impl Stream<Item = PgWireResult<DataRow>> + Send + 'static {
-    stream::unfold(Rows::Start(engine, plan), move |mut state| {
+    stream::unfold(Rows::Start(engine, plan, connection), move |mut state| {
         let fields = Arc::clone(&fields);
         async move {
             loop {
                 state = match state {
-                    Rows::Start(engine, plan) => match engine.execute(plan).await {
-                        Ok(query) => Rows::Running(query, Vec::new().into_iter()),
-                        Err(e) => return Some((Err(query_error(e)), Rows::Done)),
-                    },
-                    Rows::Running(mut query, mut pending) => {
-                        if let Some(row) = pending.next() {
-                            return Some((Ok(row), Rows::Running(query, pending)));
+                    Rows::Start(engine, plan, connection) => {
+                        let cancel = match &connection {
+                            Some(handle) => Some(handle.start_query().await),
+                            None => None,
+                        };
+                        match engine.execute(plan).await {
+                            Ok(query) => Rows::Running(Running {
+                                query,
+                                pending: Vec::new().into_iter(),
+                                cancel,
+                            }),
+                            Err(e) => return Some((Err(query_error(e)), Rows::Done)),
                         }
-                        match query.next().await {
+                    }
+                    Rows::Running(mut running) => {
+                        if let Some(row) = running.pending.next() {
+                            return Some((Ok(row), Rows::Running(running)));
+                        }
+                        let next = match running.cancel.as_mut() {
+                            Some(cancel) => tokio::select! {
+                                next = running.query.next() => next,
+                                Ok(()) = cancel => return Some((Err(cancelled()), Rows::Done)),
+                            },
+                            None => running.query.next().await,
+                        };
+                        match next {
                             None => return None,
                             Some(Err(e)) => return Some((Err(query_error(e)), Rows::Done)),
                             Some(Ok(batch)) => match encode_batch(&batch, &fields) {
-                                Ok(rows) => Rows::Running(query, rows.into_iter()),
+                                Ok(rows) => {
+                                    running.pending = rows.into_iter();
+                                    Rows::Running(running)
+                                }
                                 Err(e) => return Some((Err(e), Rows::Done)),
                             },
                         }
@@ -319,9 +352,18 @@ fn rows(
     })
 }
 
-fn query_response(engine: &QueryEngine, plan: LogicalPlan, format: &Format) -> Response {
+fn query_response<C: ClientInfo>(
+    client: &C,
+    engine: &QueryEngine,
+    plan: LogicalPlan,
+    format: &Format,
+) -> Response {
     let fields = Arc::new(fields(&plan, format));
-    let rows = rows(engine.clone(), plan, Arc::clone(&fields));
+    let connection = client
+        .session_extensions()
+        .get::<Arc<ConnectionHandle>>()
+        .map(|c| Arc::clone(&*c));
+    let rows = rows(engine.clone(), plan, Arc::clone(&fields), connection);
     Response::Query(QueryResponse::new(fields, rows))
 }
 
@@ -364,7 +406,12 @@ impl SimpleQueryHandler for Backend {
                         )));
                         break;
                     }
-                    responses.push(query_response(&self.engine, plan, &Format::UnifiedText));
+                    responses.push(query_response(
+                        client,
+                        &self.engine,
+                        plan,
+                        &Format::UnifiedText,
+                    ));
                 }
                 Err(e) => {
                     responses.push(error_response(query_error(e)));
@@ -518,6 +565,7 @@ impl ExtendedQueryHandler for Backend {
             Prepared::Query { plan, parameters } => {
                 let plan = bind(plan, parameters, portal)?;
                 Ok(query_response(
+                    client,
                     &self.engine,
                     plan,
                     &portal.result_column_format,

@@ -27,8 +27,9 @@ use pgwire::api::auth::{
     AuthSource, LoginInfo, Password, ServerParameterProvider, StartupHandler,
     finish_authentication, protocol_negotiation, save_startup_parameters_to_metadata,
 };
+use pgwire::api::cancel::DefaultCancelHandler;
 use pgwire::api::{
-    ClientInfo, METADATA_USER, PgWireServerHandlers, PidSecretKeyGenerator,
+    ClientInfo, ConnectionManager, METADATA_USER, PgWireServerHandlers, PidSecretKeyGenerator,
     RandomPidSecretKeyGenerator,
 };
 use pgwire::error::{PgWireError, PgWireResult};
@@ -164,6 +165,8 @@ struct Startup {
     auth: Auth,
     require_tls: bool,
     pids: RandomPidSecretKeyGenerator,
+    /// Connections by process id and secret key, for cancel requests.
+    connections: Arc<ConnectionManager>,
 }
 
 #[async_trait]
@@ -195,7 +198,10 @@ impl StartupHandler for Startup {
                     protocol_negotiation(client, startup).await?;
                     save_startup_parameters_to_metadata(client, startup);
                     let (pid, key) = self.pids.generate(client);
-                    client.set_pid_and_secret_key(pid, key);
+                    client.set_pid_and_secret_key(pid, key.clone());
+                    let (handle, guard) = self.connections.register(pid, key);
+                    client.session_extensions().insert(handle);
+                    client.session_extensions().insert(guard);
                     finish_authentication(client, &Parameters).await?;
                 }
                 Ok(())
@@ -208,6 +214,7 @@ impl StartupHandler for Startup {
 struct Handlers {
     startup: Arc<Startup>,
     backend: Arc<Backend>,
+    cancel: Arc<DefaultCancelHandler>,
 }
 
 impl PgWireServerHandlers for Handlers {
@@ -221,6 +228,10 @@ impl PgWireServerHandlers for Handlers {
 
     fn startup_handler(&self) -> Arc<impl StartupHandler> {
         Arc::clone(&self.startup)
+    }
+
+    fn cancel_handler(&self) -> Arc<impl pgwire::api::cancel::CancelHandler> {
+        Arc::clone(&self.cancel)
     }
 }
 
@@ -289,6 +300,7 @@ impl PostgresServer {
             (Some(cert), Some(key)) => Some(tls_acceptor(cert, key)?),
             _ => None,
         };
+        let connections = Arc::new(ConnectionManager::new());
         let auth = match &options.password {
             None => Auth::Trust,
             Some(password) => match options.auth {
@@ -305,12 +317,19 @@ impl PostgresServer {
                             .configure_certificate(cert_pem)
                             .map_err(|e| PostgresError::Tls(e.to_string()))?;
                     }
-                    Auth::Scram(SASLAuthStartupHandler::new(Arc::new(Parameters)).with_scram(scram))
+                    Auth::Scram(
+                        SASLAuthStartupHandler::new(Arc::new(Parameters))
+                            .with_scram(scram)
+                            .with_connection_manager(Arc::clone(&connections)),
+                    )
                 }
-                AuthMethod::Password => Auth::Cleartext(CleartextPasswordAuthStartupHandler::new(
-                    Credentials::new(options.user.clone(), password.clone(), true),
-                    Arc::new(Parameters),
-                )),
+                AuthMethod::Password => Auth::Cleartext(
+                    CleartextPasswordAuthStartupHandler::new(
+                        Credentials::new(options.user.clone(), password.clone(), true),
+                        Arc::new(Parameters),
+                    )
+                    .with_connection_manager(Arc::clone(&connections)),
+                ),
             },
         };
         let require_tls = options.password.is_some() && options.auth == AuthMethod::Password;
@@ -320,8 +339,10 @@ impl PostgresServer {
                     auth,
                     require_tls,
                     pids: RandomPidSecretKeyGenerator::default(),
+                    connections: Arc::clone(&connections),
                 }),
                 backend: Arc::new(Backend::new(engine)),
+                cancel: Arc::new(DefaultCancelHandler::new(connections)),
             }),
             tls: tls.map(|(acceptor, _)| acceptor),
         })

@@ -1,6 +1,7 @@
 """Runs SQL against Vigil's Postgres port with psycopg 3, the way applications do.
 
 Usage: pg_client.py HOST PORT [--user U] [--password P] [--sslmode M] [--text]
+                    [--cancel-after SECONDS]
 Reads a JSON list of steps on stdin; each step is {"sql": "...", "params": [...]}
 (params optional; strings starting with "ts:" are sent as timezone-aware datetimes).
 Every step runs with prepare=True (named prepared statements over the extended
@@ -9,6 +10,8 @@ protocol) and, unless --text is given, binary result format. Prints one JSON obj
 {"columns": [[name, type_oid], ...], "rows": [[value, ...], ...]} with values tagged by
 their Python type, or {"error": {"sqlstate": ..., "message": ...}}.
 A failed connection prints {"connected": false, "error": ...} and exits 0.
+With --cancel-after, a cancel request is sent that many seconds after the first step
+starts, as psql does on Ctrl-C.
 """
 
 import argparse
@@ -16,6 +19,7 @@ import datetime
 import decimal
 import json
 import sys
+import threading
 
 import psycopg
 
@@ -61,6 +65,7 @@ def main():
     parser.add_argument("--password")
     parser.add_argument("--sslmode", default="disable")
     parser.add_argument("--text", action="store_true")
+    parser.add_argument("--cancel-after", type=float)
     args = parser.parse_args()
     steps = json.load(sys.stdin)
 
@@ -78,6 +83,8 @@ def main():
         print(json.dumps({"connected": False, "error": str(e)}))
         return
 
+    if args.cancel_after is not None:
+        threading.Timer(args.cancel_after, conn.cancel_safe).start()
     results = []
     with conn:
         for step in steps:
