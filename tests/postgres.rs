@@ -173,6 +173,22 @@ fn psql_queries_types_nulls_and_errors_over_the_simple_protocol() {
         "dash"
     );
 
+    // psql's own catalog query for \dt (OPERATOR(pg_catalog.~), COLLATE, pg_catalog).
+    let tables = psql_ok(&server, "\\dt");
+    for table in [
+        "spans",
+        "logs",
+        "metrics",
+        "histograms",
+        "exp_histograms",
+        "summaries",
+    ] {
+        assert!(
+            tables.contains(&format!("public|{table}|table|vigil")),
+            "{tables}"
+        );
+    }
+
     let (ok, _, err) = psql(&server, &[], "SELECT * FROM no_such_table");
     assert!(!ok);
     assert!(err.contains("42P01"), "{err}");

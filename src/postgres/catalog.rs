@@ -114,6 +114,24 @@ fn tables() -> Result<Vec<(&'static str, RecordBatch)>> {
             "relispartition",
             Arc::new(BooleanArray::from(same(false, n))),
         ),
+        ("relchecks", Arc::new(Int16Array::from(same(0, n)))),
+        ("relhasrules", Arc::new(BooleanArray::from(same(false, n)))),
+        (
+            "relhastriggers",
+            Arc::new(BooleanArray::from(same(false, n))),
+        ),
+        (
+            "relrowsecurity",
+            Arc::new(BooleanArray::from(same(false, n))),
+        ),
+        (
+            "relforcerowsecurity",
+            Arc::new(BooleanArray::from(same(false, n))),
+        ),
+        ("reltablespace", ints(same(0, n))),
+        ("reloftype", ints(same(0, n))),
+        ("reltoastrelid", ints(same(0, n))),
+        ("relreplident", texts(&same("d", n))),
         (
             "relnatts",
             Arc::new(Int16Array::from(

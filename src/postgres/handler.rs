@@ -32,6 +32,8 @@ use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::DataRow;
 
+use tracing::debug;
+
 use super::types::{encode_batch, parameter, parameter_type, pg_type};
 use crate::query::{QueryEngine, QueryError, QueryStream, Session, settings};
 
@@ -376,6 +378,7 @@ impl SimpleQueryHandler for Backend {
         C::Error: Debug,
         PgWireError: From<<C as Sink<PgWireBackendMessage>>::Error>,
     {
+        debug!(sql = query, "Postgres query");
         let mut session = session(client);
         let statements = self.engine.parse(query).map_err(query_error)?;
         if statements.is_empty() {
@@ -453,6 +456,7 @@ impl QueryParser for Planner {
     where
         C: ClientInfo + Unpin + Send + Sync,
     {
+        debug!(sql, "Postgres parse");
         let session = session(client);
         let mut prepared = prepare_all(&self.engine, sql, &session)
             .await

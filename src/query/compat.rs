@@ -7,6 +7,10 @@
 //! - `current_setting('name')` reads the session's run-time parameter (what `SET`
 //!   changed, else the default); `SHOW name` for a PostgreSQL parameter returns it too.
 //! - Functions qualified with `pg_catalog.` are the unqualified functions.
+//! - `OPERATOR(pg_catalog.~)` is the operator `~` (and so for the other comparisons).
+//! - Casts to catalog types (`::oid`, `::regclass`, `::pg_catalog.text`) become casts to
+//!   `bigint` or `text`.
+//! - `COLLATE` is dropped: text compares in byte order, PostgreSQL's "C" collation.
 //! - `pg_catalog` is searched first, so `pg_class` means `pg_catalog.pg_class`.
 //! - A scalar function in `FROM` is a one-row table whose column is named by the alias
 //!   (`FROM string_to_array(x, ',') s`), and a one-column set-returning function with an
@@ -21,9 +25,9 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use datafusion::sql::sqlparser::ast::{
-    Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName, ObjectNamePart, OrderByKind,
-    Query, Select, SelectItem, SetExpr, Statement, TableAliasColumnDef, TableFactor, Value, Visit,
-    VisitMut, Visitor, VisitorMut,
+    BinaryOperator, DataType, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, ObjectName,
+    ObjectNamePart, OrderByKind, Query, Select, SelectItem, SetExpr, Statement,
+    TableAliasColumnDef, TableFactor, Value, Visit, VisitMut, Visitor, VisitorMut,
 };
 use datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
 use datafusion::sql::sqlparser::parser::Parser;
@@ -102,6 +106,22 @@ fn single_name(name: &ObjectName) -> Option<String> {
         [ObjectNamePart::Identifier(ident)] => Some(ident.value.to_ascii_lowercase()),
         _ => None,
     }
+}
+
+fn plain_operator(name: &str) -> Option<BinaryOperator> {
+    Some(match name {
+        "~" => BinaryOperator::PGRegexMatch,
+        "~*" => BinaryOperator::PGRegexIMatch,
+        "!~" => BinaryOperator::PGRegexNotMatch,
+        "!~*" => BinaryOperator::PGRegexNotIMatch,
+        "=" => BinaryOperator::Eq,
+        "<>" => BinaryOperator::NotEq,
+        "<" => BinaryOperator::Lt,
+        "<=" => BinaryOperator::LtEq,
+        ">" => BinaryOperator::Gt,
+        ">=" => BinaryOperator::GtEq,
+        _ => return None,
+    })
 }
 
 struct Rewriter<'a> {
@@ -262,6 +282,40 @@ impl VisitorMut for Rewriter<'_> {
     }
 
     fn post_visit_expr(&mut self, expr: &mut Expr) -> ControlFlow<()> {
+        // `a OPERATOR(pg_catalog.~) b` (psql writes operators so) is `a ~ b`.
+        if let Expr::BinaryOp { op, .. } = expr
+            && let BinaryOperator::PGCustomBinaryOperator(path) = op
+            && let Some(plain) = path.last().and_then(|name| plain_operator(name))
+        {
+            *op = plain;
+            return ControlFlow::Continue(());
+        }
+        // Casts to catalog types: `x::oid` is a number, `x::regtype` and the like are
+        // shown as text, and `pg_catalog.text` is `text`.
+        if let Expr::Cast { data_type, .. } = expr
+            && let DataType::Custom(name, modifiers) = data_type
+            && modifiers.is_empty()
+            && let Some(last) = name.0.last().and_then(|p| p.as_ident())
+        {
+            let plain = match last.value.to_ascii_lowercase().as_str() {
+                "oid" | "regclass" | "regproc" | "regnamespace" => Some(DataType::BigInt(None)),
+                "regtype" | "regrole" | "name" | "text" => Some(DataType::Text),
+                "int2" => Some(DataType::SmallInt(None)),
+                "int4" => Some(DataType::Int(None)),
+                "int8" => Some(DataType::BigInt(None)),
+                "bool" => Some(DataType::Boolean),
+                _ => None,
+            };
+            if let Some(plain) = plain {
+                *data_type = plain;
+            }
+            return ControlFlow::Continue(());
+        }
+        // Vigil compares text one way only (byte order), the default collation.
+        if let Expr::Collate { expr: inner, .. } = expr {
+            *expr = std::mem::replace(inner.as_mut(), Expr::value(Value::Null));
+            return ControlFlow::Continue(());
+        }
         if let Expr::Identifier(ident) = expr
             && ident.quote_style.is_none()
             && let Some(value) = self.session_value(&ident.value.to_ascii_lowercase())
