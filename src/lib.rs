@@ -13,4 +13,5 @@ pub mod otlp;
 pub mod postgres;
 pub mod query;
 pub mod server;
+pub mod slo;
 pub mod store;

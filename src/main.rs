@@ -66,6 +66,21 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Service level objectives (OpenSLO v1 YAML).
+    Slo {
+        #[command(subcommand)]
+        command: SloCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum SloCommand {
+    /// Check OpenSLO files or directories without running anything; exits 1 on errors.
+    Validate {
+        /// Files or directories (*.yaml, *.yml, searched recursively).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
+    },
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -109,6 +124,17 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Slo {
+        command: SloCommand::Validate { paths },
+    } = &cli.command
+    {
+        let report = vigil::slo::spec::validate(paths);
+        println!("{report}");
+        if !report.is_ok() {
+            anyhow::bail!("invalid SLO specs");
+        }
+        return Ok(());
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -166,6 +192,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             format::write(&result, format, &mut out)?;
             out.flush()?;
         }
+        Command::Slo { .. } => unreachable!("handled above"),
     }
     Ok(())
 }

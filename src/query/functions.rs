@@ -38,6 +38,14 @@ fn utc() -> DataType {
     DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()))
 }
 
+fn u64_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::UInt64, true)))
+}
+
+fn f64_list() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Float64, true)))
+}
+
 fn text_list() -> DataType {
     DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
 }
@@ -144,6 +152,12 @@ fn scalar_functions() -> Vec<ScalarUDF> {
             ),
             utc(),
             time_bucket,
+        ),
+        Function::exact(
+            "histogram_count_le",
+            vec![u64_list(), f64_list(), Float64],
+            Float64,
+            histogram_count_le_fn,
         ),
         Function::exact("duration_ms", vec![utc(), utc()], Float64, duration_ms),
         Function::exact("ns_to_ms", vec![Int64], Float64, ns_to_ms),
@@ -712,19 +726,73 @@ fn format_type_fn(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
     Ok(Arc::new(b.finish()))
 }
 
+/// `histogram_count_le(bucket_counts, explicit_bounds, threshold)`: how many of a histogram
+/// point's observations are at or below `threshold`, which latency SLOs over the
+/// `histograms` table count as good events.
+///
+/// OTLP explicit buckets: bucket `i` holds observations in `(bounds[i-1], bounds[i]]`, the
+/// first bucket is unbounded below and the last (`bounds.len()`) unbounded above. The result
+/// is the number of observations at or below `threshold`: every bucket whose upper bound is
+/// `<= threshold` counts fully; the one bucket that straddles the threshold counts in
+/// proportion `(threshold - lower) / (upper - lower)` (linear interpolation, as quantile
+/// estimation does) when both its bounds are finite, and not at all when it is unbounded.
+/// `None` (SQL NULL) when `counts.len() != bounds.len() + 1` (including a point without
+/// buckets), when the bounds are not strictly increasing, or when any value is NaN.
+pub(crate) fn histogram_count_le(counts: &[u64], bounds: &[f64], threshold: f64) -> Option<f64> {
+    let well_formed = counts.len() == bounds.len() + 1
+        && !threshold.is_nan()
+        && bounds.iter().all(|b| !b.is_nan())
+        && bounds.windows(2).all(|w| w[0] < w[1]);
+    if !well_formed {
+        return None;
+    }
+    let mut total = 0.0;
+    for (i, &count) in counts.iter().enumerate() {
+        let lower = if i == 0 {
+            f64::NEG_INFINITY
+        } else {
+            bounds[i - 1]
+        };
+        let upper = bounds.get(i).copied().unwrap_or(f64::INFINITY);
+        if upper <= threshold {
+            total += count as f64;
+        } else if lower < threshold && lower.is_finite() && upper.is_finite() {
+            total += count as f64 * (threshold - lower) / (upper - lower);
+        }
+    }
+    Some(total)
+}
+
+fn histogram_count_le_fn(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
+    let counts = args[0].as_list::<i32>();
+    let bounds = args[1].as_list::<i32>();
+    let thresholds = args[2].as_primitive::<Float64Type>();
+    let mut out = Float64Builder::with_capacity(counts.len());
+    for i in 0..counts.len() {
+        if counts.is_null(i) || bounds.is_null(i) || thresholds.is_null(i) {
+            out.append_null();
+            continue;
+        }
+        out.append_option(histogram_count_le(
+            &list_values::<UInt64Type>(counts, i),
+            &list_values::<Float64Type>(bounds, i),
+            thresholds.value(i),
+        ));
+    }
+    Ok(Arc::new(out.finish()))
+}
+
 // ---------------------------------------------------------------------------------------
 // Aggregates
 
 fn register_aggregates(ctx: &SessionContext) {
-    let f64_list = DataType::List(Arc::new(Field::new("item", DataType::Float64, true)));
-    let u64_list = DataType::List(Arc::new(Field::new("item", DataType::UInt64, true)));
     ctx.register_udaf(create_udaf(
         "histogram_quantile",
-        vec![DataType::Float64, u64_list.clone(), f64_list.clone()],
+        vec![DataType::Float64, u64_list(), f64_list()],
         Arc::new(DataType::Float64),
         Volatility::Immutable,
         Arc::new(|_| Ok(Box::<HistogramQuantile>::default())),
-        Arc::new(vec![DataType::Float64, u64_list, f64_list]),
+        Arc::new(vec![DataType::Float64, u64_list(), f64_list()]),
     ));
     for (name, per_second) in [("increase", false), ("rate", true)] {
         ctx.register_udaf(create_udaf(
@@ -1074,6 +1142,27 @@ mod tests {
         assert_eq!(h.quantile(), Some(4.0));
         assert!(h.add(None, &[1, 1], &[9.0]).is_err());
         assert!(h.add(None, &[1, 1, 1], &[9.0]).is_err());
+    }
+
+    #[test]
+    fn histogram_count_le_adds_buckets_up_to_the_threshold_and_interpolates_the_straddler() {
+        // GenAI duration buckets around 5 s: (.., 2.56], (2.56, 5.12], (5.12, +inf).
+        let bounds = [1.28, 2.56, 5.12];
+        let counts = [10, 20, 30, 40];
+        // 10 + 20 fully, plus 30 × (5 − 2.56) / (5.12 − 2.56) = 30 × 0.953125 = 28.59375.
+        assert_eq!(histogram_count_le(&counts, &bounds, 5.0), Some(58.59375));
+        // On a bound the bucket ending there counts fully and nothing is interpolated.
+        assert_eq!(histogram_count_le(&counts, &bounds, 5.12), Some(60.0));
+        // Inside the first bucket (unbounded below): nothing can be claimed.
+        assert_eq!(histogram_count_le(&counts, &bounds, 1.0), Some(0.0));
+        // Above the last bound the overflow bucket is never counted.
+        assert_eq!(histogram_count_le(&counts, &bounds, 100.0), Some(60.0));
+        // Malformed points are NULL.
+        assert_eq!(histogram_count_le(&[5], &[], 1.0), Some(0.0));
+        assert_eq!(histogram_count_le(&[], &[], 1.0), None);
+        assert_eq!(histogram_count_le(&[1, 2], &[1.0, 2.0], 1.0), None);
+        assert_eq!(histogram_count_le(&[1, 2, 3], &[2.0, 1.0], 1.5), None);
+        assert_eq!(histogram_count_le(&counts, &bounds, f64::NAN), None);
     }
 
     #[test]
