@@ -219,6 +219,16 @@ fn psycopg_prepared_statements_round_trip_values_in_binary_and_text() {
         {"sql": "SELECT * FROM no_such_table"},
         {"sql": "DELETE FROM spans"},
         {"sql": "SELECT %s::text || '!' AS echoed", "params": ["it's"]},
+        // Numerics stay exact beyond 28 digits and at any scale, both ways.
+        {"sql": "SELECT CAST('12345678901234567890.12' AS DECIMAL(38, 2)) AS d, \
+                 CAST(%s AS DECIMAL(38, 2)) AS p, CAST(18446744073709551615 AS DECIMAL(20, 0)) AS u",
+         "params": [{"decimal": "12345678901234567890123.45"}]},
+        // A parameter the query does not type is text, as described.
+        {"sql": "SELECT %s AS v", "params": [5]},
+        // Timestamps Vigil cannot hold are refused, not turned into NULL.
+        {"sql": "SELECT count(*) FROM spans WHERE start_time > %s", "params": ["ts:1600-01-01T00:00:00+00:00"]},
+        // A placeholder number no Bind could ever fill is refused at once.
+        {"sql": "SELECT $4294967296::int"},
     ]);
     for args in [&[][..], &["--text"][..]] {
         let out = psycopg(&server, args, &steps);
@@ -274,6 +284,21 @@ fn psycopg_prepared_statements_round_trip_values_in_binary_and_text() {
         assert_eq!(r[5]["error"]["sqlstate"], "42P01", "{}", r[5]);
         assert_eq!(r[6]["error"]["sqlstate"], "25006", "{}", r[6]);
         assert_eq!(column(&r[7], 0, 0), &json!({"str": "it's!"}));
+        assert_eq!(
+            column(&r[8], 0, 0),
+            &json!({"decimal": "12345678901234567890.12"})
+        );
+        assert_eq!(
+            column(&r[8], 0, 1),
+            &json!({"decimal": "12345678901234567890123.45"})
+        );
+        assert_eq!(
+            column(&r[8], 0, 2),
+            &json!({"decimal": "18446744073709551615"})
+        );
+        assert_eq!(column(&r[9], 0, 0), &json!({"str": "5"}), "{args:?}");
+        assert_eq!(r[10]["error"]["sqlstate"], "22008", "{}", r[10]);
+        assert_eq!(r[11]["error"]["sqlstate"], "54001", "{}", r[11]);
     }
 }
 
@@ -572,4 +597,113 @@ fn a_cancel_request_stops_the_running_query() {
     assert_eq!(column(&out["results"][1], 0, 0), &json!({"int": 1}));
     // The default timeout is two minutes: the query ended because it was cancelled.
     assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn a_query_computing_without_pause_still_times_out_and_others_keep_running() {
+    let server = TestServer::start_with(|c| {
+        c.query.timeout = vigil::config::HumanDuration(Duration::from_secs(2));
+        c.query.max_concurrent = 2;
+    });
+    // A cross join of 10^10 rows counted inside one operator.
+    let slow = {
+        let url = server.url("/api/v1/query");
+        std::thread::spawn(move || {
+            let body = json!({"sql": "SELECT count(*) FROM generate_series(1, 100000) a, \
+                                      generate_series(1, 100000) b"});
+            let started = Instant::now();
+            let response = common::post(&url, "application/json", &[], body.to_string().as_bytes());
+            (response, started.elapsed())
+        })
+    };
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    assert_eq!(psql_ok(&server, "SELECT 40 + 2"), "42");
+    let quick = started.elapsed();
+    let (response, took) = slow.join().unwrap();
+    assert_eq!(response.status, 503, "{}", response.text());
+    assert!(
+        took < Duration::from_secs(6),
+        "the 2 s timeout took {took:?}"
+    );
+    assert!(
+        quick < Duration::from_secs(2),
+        "a small query waited {quick:?}"
+    );
+}
+
+#[test]
+fn a_failed_transaction_ignores_statements_until_it_ends() {
+    let server = TestServer::start();
+    let addr = server.pg.unwrap();
+    let output = Command::new("psql")
+        .args([
+            "-X",
+            "-A",
+            "-t",
+            "-h",
+            &addr.ip().to_string(),
+            "-p",
+            &addr.port().to_string(),
+        ])
+        .args(["-U", "vigil", "-d", "vigil", "-v", "VERBOSITY=verbose"])
+        .args([
+            "-c",
+            "BEGIN",
+            "-c",
+            "SELECT * FROM no_such_table",
+            "-c",
+            "SELECT 1",
+        ])
+        .args(["-c", "COMMIT", "-c", "SELECT 2"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("42P01"), "{err}");
+    assert!(err.contains("25P02"), "{err}");
+    // COMMIT of the failed transaction rolls back; afterwards statements run again.
+    assert_eq!(out.trim(), "BEGIN\nROLLBACK\n2", "{err}");
+}
+
+#[test]
+fn scram_with_tls_configured_still_accepts_plain_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key) = (dir.path().join("c.crt"), dir.path().join("c.key"));
+    let status = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+        ])
+        .args(["-subj", "/CN=localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let server = TestServer::start_with(|c| {
+        c.postgres.password = Some("s3cret".into());
+        c.postgres.tls_cert = Some(cert.clone());
+        c.postgres.tls_key = Some(key.clone());
+    });
+    let addr = server.pg.unwrap();
+    for sslmode in ["disable", "require"] {
+        let output = Command::new("psql")
+            .args(["-X", "-A", "-t"])
+            .arg(format!(
+                "host={} port={} user=vigil dbname=vigil password=s3cret sslmode={sslmode}",
+                addr.ip(),
+                addr.port()
+            ))
+            .args(["-c", "SELECT 7"])
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{sslmode}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "7");
+    }
 }

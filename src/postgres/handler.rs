@@ -31,11 +31,15 @@ use pgwire::api::{ClientInfo, ClientPortalStore, ConnectionHandle, METADATA_USER
 use pgwire::error::{ErrorInfo, PgWireError, PgWireResult};
 use pgwire::messages::PgWireBackendMessage;
 use pgwire::messages::data::DataRow;
+use pgwire::messages::response::TransactionStatus;
 
 use tracing::debug;
 
 use super::types::{encode_batch, parameter, parameter_type, pg_type};
 use crate::query::{QueryEngine, QueryError, QueryStream, Session, settings};
+
+/// Most parameters one statement may take (Bind counts them in 16 bits).
+const MAX_PARAMETERS: usize = 65_535;
 
 /// Client metadata keys under which `SET` values are kept.
 const SETTING_PREFIX: &str = "vigil.setting.";
@@ -172,6 +176,12 @@ async fn prepare(
         .collect();
     numbered.sort_by_key(|(n, _)| *n);
     let count = numbered.last().map(|(n, _)| *n).unwrap_or(0);
+    // The protocol counts parameters in 16 bits; a larger $n can never be bound.
+    if count > MAX_PARAMETERS {
+        return Err(QueryError::TooComplex(format!(
+            "there is no parameter ${count}: a statement takes at most {MAX_PARAMETERS} parameters"
+        )));
+    }
     let mut parameters = vec![None; count];
     for (n, t) in numbered {
         if n >= 1 {
@@ -228,8 +238,30 @@ fn command(statement: &Statement) -> Option<Command> {
     })
 }
 
+/// Whether the client's transaction failed: PostgreSQL then ignores every statement but
+/// the one that ends the transaction.
+fn aborted<C: ClientInfo>(client: &C) -> bool {
+    matches!(client.transaction_status(), TransactionStatus::Error)
+}
+
+fn in_failed_transaction() -> PgWireError {
+    user_error(
+        "25P02",
+        "current transaction is aborted, commands ignored until end of transaction block".into(),
+    )
+}
+
 /// Runs a session command against the client's metadata.
 fn run_command<C: ClientInfo>(client: &mut C, command: &Command) -> PgWireResult<Response> {
+    if aborted(client) {
+        return match command {
+            // COMMIT of a failed transaction rolls it back, and says so.
+            Command::Commit | Command::Rollback => {
+                Ok(Response::TransactionEnd(Tag::new("ROLLBACK")))
+            }
+            _ => Err(in_failed_transaction()),
+        };
+    }
     Ok(match command {
         Command::Begin => Response::TransactionStart(Tag::new("BEGIN")),
         Command::Commit => Response::TransactionEnd(Tag::new("COMMIT")),
@@ -401,6 +433,10 @@ impl SimpleQueryHandler for Backend {
                         break;
                     }
                 },
+                Ok(Prepared::Query { .. }) if aborted(client) => {
+                    responses.push(error_response(in_failed_transaction()));
+                    break;
+                }
                 Ok(Prepared::Query { plan, parameters }) => {
                     if !parameters.is_empty() {
                         responses.push(error_response(user_error(
@@ -566,6 +602,7 @@ impl ExtendedQueryHandler for Backend {
     {
         match &portal.statement.statement {
             Prepared::Command(command) => run_command(client, command),
+            Prepared::Query { .. } if aborted(client) => Err(in_failed_transaction()),
             Prepared::Query { plan, parameters } => {
                 let plan = bind(plan, parameters, portal)?;
                 Ok(query_response(
@@ -607,9 +644,11 @@ fn bind(
             .and_then(|t| t.as_ref());
         let pg = parameter_type(declared, want.as_ref());
         let mut value = parameter(portal, i, &pg)?;
-        if let Some(want) = want
-            && value.data_type() != *want
-        {
+        // A parameter the query gives no type (`SELECT $1`) was described as text: it is
+        // text, whatever the client sent.
+        let want = want.clone().unwrap_or(DataType::Utf8);
+        if value.data_type() != want {
+            let want = &want;
             value = value.cast_to(want).map_err(|e| {
                 user_error(
                     "22P02",

@@ -126,9 +126,10 @@ impl AuthSource for Credentials {
     async fn get_password(&self, login: &LoginInfo) -> PgWireResult<Password> {
         let user = login.user().unwrap_or("");
         if user != self.user {
-            // The same answer as a wrong password: do not tell which users exist.
+            // Word for word what a wrong password gets (pgwire names no user there):
+            // the answer must not tell which users exist.
             debug!(user, "Postgres login for an unknown user");
-            return Err(PgWireError::InvalidPassword(user.to_owned()));
+            return Err(PgWireError::InvalidPassword(String::new()));
         }
         Ok(if self.cleartext {
             Password::new(None, self.password.as_bytes().to_vec())
@@ -312,11 +313,8 @@ impl PostgresServer {
                     ));
                     let mut scram = ScramAuth::new(credentials);
                     scram.set_iterations(SCRAM_ITERATIONS);
-                    if let Some((_, cert_pem)) = &tls {
-                        scram
-                            .configure_certificate(cert_pem)
-                            .map_err(|e| PostgresError::Tls(e.to_string()))?;
-                    }
+                    // No channel binding (SCRAM-SHA-256-PLUS): pgwire would offer it on
+                    // plain connections too, which clients rightly refuse.
                     Auth::Scram(
                         SASLAuthStartupHandler::new(Arc::new(Parameters))
                             .with_scram(scram)

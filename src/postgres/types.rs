@@ -38,7 +38,7 @@ pub(crate) fn pg_type(data_type: &DataType) -> Type {
         DataType::Int8 | DataType::Int16 | DataType::UInt8 => Type::INT2,
         DataType::Int32 | DataType::UInt16 => Type::INT4,
         DataType::Int64 | DataType::UInt32 => Type::INT8,
-        DataType::UInt64 | DataType::Decimal128(..) | DataType::Decimal256(..) => Type::NUMERIC,
+        DataType::UInt64 | DataType::Decimal128(..) => Type::NUMERIC,
         DataType::Float16 | DataType::Float32 => Type::FLOAT4,
         DataType::Float64 => Type::FLOAT8,
         DataType::Binary
@@ -78,6 +78,134 @@ fn array_type(item: &Type) -> Type {
     }
 }
 
+/// An exact PostgreSQL `numeric`: an integer and how many of its digits are decimals.
+/// Covers every Decimal128 and UInt64 value (rust_decimal's 28 digits do not).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Numeric {
+    negative: bool,
+    /// The absolute value's decimal digits.
+    digits: String,
+    /// Digits after the decimal point.
+    scale: u32,
+}
+
+impl Numeric {
+    pub(crate) fn new(mantissa: i128, scale: i8) -> Numeric {
+        let mut digits = mantissa.unsigned_abs().to_string();
+        let scale = if scale < 0 {
+            digits.extend(std::iter::repeat_n('0', scale.unsigned_abs() as usize));
+            0
+        } else {
+            scale as u32
+        };
+        Numeric {
+            negative: mantissa < 0,
+            digits,
+            scale,
+        }
+    }
+
+    /// The integer and fraction digit strings, the integer part at least "0".
+    fn parts(&self) -> (String, String) {
+        let scale = self.scale as usize;
+        let padded = if self.digits.len() <= scale {
+            format!(
+                "{}{}",
+                "0".repeat(scale + 1 - self.digits.len()),
+                self.digits
+            )
+        } else {
+            self.digits.clone()
+        };
+        let (int, frac) = padded.split_at(padded.len() - scale);
+        (int.to_owned(), frac.to_owned())
+    }
+
+    fn is_zero(&self) -> bool {
+        self.digits.bytes().all(|b| b == b'0')
+    }
+}
+
+impl std::fmt::Display for Numeric {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (int, frac) = self.parts();
+        let sign = if self.negative && !self.is_zero() {
+            "-"
+        } else {
+            ""
+        };
+        if frac.is_empty() {
+            write!(f, "{sign}{int}")
+        } else {
+            write!(f, "{sign}{int}.{frac}")
+        }
+    }
+}
+
+impl postgres_types::ToSql for Numeric {
+    /// PostgreSQL's binary numeric: digit count, weight, sign, display scale, then base
+    /// 10000 digits, most significant first, without leading or trailing zero groups.
+    fn to_sql(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        use bytes::BufMut;
+        let (int, frac) = self.parts();
+        let int = format!("{}{int}", "0".repeat((4 - int.len() % 4) % 4));
+        let frac = format!("{frac}{}", "0".repeat((4 - frac.len() % 4) % 4));
+        let groups: Vec<i16> = int
+            .as_bytes()
+            .chunks(4)
+            .chain(frac.as_bytes().chunks(4))
+            .map(|g| g.iter().fold(0i16, |n, d| n * 10 + (d - b'0') as i16))
+            .collect();
+        let mut weight = (int.len() / 4) as i16 - 1;
+        let first = groups.iter().position(|g| *g != 0);
+        let last = groups.iter().rposition(|g| *g != 0);
+        let digits: &[i16] = match (first, last) {
+            (Some(first), Some(last)) => {
+                weight -= first as i16;
+                &groups[first..=last]
+            }
+            _ => {
+                weight = 0;
+                &[]
+            }
+        };
+        out.put_i16(digits.len() as i16);
+        out.put_i16(weight);
+        out.put_u16(if self.negative && !digits.is_empty() {
+            0x4000
+        } else {
+            0
+        });
+        out.put_u16(self.scale as u16);
+        for digit in digits {
+            out.put_i16(*digit);
+        }
+        Ok(postgres_types::IsNull::No)
+    }
+
+    fn accepts(ty: &Type) -> bool {
+        *ty == Type::NUMERIC
+    }
+
+    postgres_types::to_sql_checked!();
+}
+
+impl pgwire::types::ToSqlText for Numeric {
+    fn to_sql_text(
+        &self,
+        _ty: &Type,
+        out: &mut bytes::BytesMut,
+        _format: &pgwire::types::format::FormatOptions,
+    ) -> Result<postgres_types::IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(self.to_string().as_bytes());
+        Ok(postgres_types::IsNull::No)
+    }
+}
+
 /// Every value of a column converted once to what the encoder writes, so the per-row
 /// loop only picks cells.
 enum Column {
@@ -87,7 +215,7 @@ enum Column {
     I64(Vec<Option<i64>>),
     F32(Vec<Option<f32>>),
     F64(Vec<Option<f64>>),
-    Numeric(Vec<Option<Decimal>>),
+    Numeric(Vec<Option<Numeric>>),
     Text(Vec<Option<String>>),
     Bytes(Vec<Option<Vec<u8>>>),
     TimestampTz(Vec<Option<DateTime<Utc>>>),
@@ -133,13 +261,19 @@ fn column(array: &ArrayRef) -> PgWireResult<Column> {
         }
         DataType::UInt64 => {
             let a = array.as_primitive::<t::UInt64Type>();
-            Column::Numeric(cells(a, |i| Some(Decimal::from(a.value(i)))))
+            Column::Numeric(cells(a, |i| Some(Numeric::new(a.value(i) as i128, 0))))
         }
         DataType::Decimal128(_, scale) => {
             let a = array.as_primitive::<t::Decimal128Type>();
-            let scale = u32::try_from(*scale).unwrap_or(0);
-            Column::Numeric(cells(a, |i| {
-                Decimal::try_from_i128_with_scale(a.value(i), scale).ok()
+            Column::Numeric(cells(a, |i| Some(Numeric::new(a.value(i), *scale))))
+        }
+        DataType::Decimal256(..) => {
+            // Beyond 38 digits: exact as text through its decimal rendering.
+            let formatter =
+                arrow::util::display::ArrayFormatter::try_new(array.as_ref(), &Default::default())
+                    .map_err(|e| PgWireError::ApiError(Box::new(e)))?;
+            Column::Text(cells(array.as_ref(), |i| {
+                Some(formatter.value(i).to_string())
             }))
         }
         DataType::Float16 | DataType::Float32 => {
@@ -356,6 +490,17 @@ pub(crate) fn parameter_type(declared: Option<&Type>, inferred: Option<&DataType
     }
 }
 
+fn out_of_range(idx: usize) -> PgWireError {
+    PgWireError::UserError(Box::new(pgwire::error::ErrorInfo::new(
+        "ERROR".to_owned(),
+        "22008".to_owned(),
+        format!(
+            "parameter ${}: timestamp out of range (Vigil's timestamps span 1677-09-21 to 2262-04-11)",
+            idx + 1
+        ),
+    )))
+}
+
 /// Reads bound parameter `idx` of `portal` as a DataFusion value.
 pub(crate) fn parameter<S: Clone>(
     portal: &Portal<S>,
@@ -369,32 +514,29 @@ pub(crate) fn parameter<S: Clone>(
         Type::INT8 => ScalarValue::Int64(portal.parameter::<i64>(idx, pg)?),
         Type::FLOAT4 => ScalarValue::Float32(portal.parameter::<f32>(idx, pg)?),
         Type::FLOAT8 => ScalarValue::Float64(portal.parameter::<f64>(idx, pg)?),
-        Type::NUMERIC => {
-            let d = portal.parameter::<Decimal>(idx, pg)?;
-            ScalarValue::Decimal128(
-                d.map(|d| {
-                    let mut d = d;
-                    d.rescale(9);
-                    d.mantissa()
-                }),
-                38,
-                9,
-            )
-        }
+        Type::NUMERIC => match portal.parameter::<Decimal>(idx, pg)? {
+            // Exact, at the scale the client sent.
+            Some(d) => ScalarValue::Decimal128(Some(d.mantissa()), 38, d.scale() as i8),
+            None => ScalarValue::Decimal128(None, 38, 0),
+        },
         Type::BYTEA => ScalarValue::Binary(portal.parameter::<Vec<u8>>(idx, pg)?),
         Type::TIMESTAMPTZ => {
             let t = portal.parameter::<DateTime<FixedOffset>>(idx, pg)?;
-            ScalarValue::TimestampNanosecond(
-                t.and_then(|t| t.timestamp_nanos_opt()),
-                Some("UTC".into()),
-            )
+            let nanos = t
+                .map(|t| t.timestamp_nanos_opt().ok_or_else(|| out_of_range(idx)))
+                .transpose()?;
+            ScalarValue::TimestampNanosecond(nanos, Some("UTC".into()))
         }
         Type::TIMESTAMP => {
             let t = portal.parameter::<NaiveDateTime>(idx, pg)?;
-            ScalarValue::TimestampNanosecond(
-                t.and_then(|t| t.and_utc().timestamp_nanos_opt()),
-                None,
-            )
+            let nanos = t
+                .map(|t| {
+                    t.and_utc()
+                        .timestamp_nanos_opt()
+                        .ok_or_else(|| out_of_range(idx))
+                })
+                .transpose()?;
+            ScalarValue::TimestampNanosecond(nanos, None)
         }
         Type::DATE => {
             let d = portal.parameter::<NaiveDate>(idx, pg)?;
@@ -439,6 +581,40 @@ mod tests {
             true,
         )));
         assert_eq!(pg_type(&structs), Type::JSON);
+    }
+
+    #[test]
+    fn numerics_are_exact_in_text_and_binary() {
+        use postgres_types::ToSql;
+        // Text as PostgreSQL prints numeric(38, 10) and numeric values.
+        assert_eq!(
+            Numeric::new(100_000_000_000_000_000_000_000_000_000, 10).to_string(),
+            "10000000000000000000.0000000000"
+        );
+        assert_eq!(Numeric::new(-5, 3).to_string(), "-0.005");
+        assert_eq!(Numeric::new(0, 2).to_string(), "0.00");
+        assert_eq!(Numeric::new(12, -2).to_string(), "1200");
+        assert_eq!(
+            Numeric::new(u64::MAX as i128, 0).to_string(),
+            "18446744073709551615"
+        );
+        // Binary: 12345.678 is digits [1, 2345, 6780], weight 1, scale 3 (the layout of
+        // PostgreSQL's numeric_send).
+        let words = |n: Numeric| {
+            let mut out = bytes::BytesMut::new();
+            n.to_sql(&Type::NUMERIC, &mut out).unwrap();
+            out.chunks(2)
+                .map(|w| u16::from_be_bytes([w[0], w[1]]))
+                .collect::<Vec<u16>>()
+        };
+        assert_eq!(
+            words(Numeric::new(12_345_678, 3)),
+            vec![3, 1, 0, 3, 1, 2345, 6780]
+        );
+        // -0.0005 is one digit, 5, at weight -1 (5 × 10000^-1), negative.
+        assert_eq!(words(Numeric::new(-5, 4)), vec![1, 0xffff, 0x4000, 4, 5]);
+        // Zero has no digits.
+        assert_eq!(words(Numeric::new(0, 2)), vec![0, 0, 0, 2]);
     }
 
     #[test]

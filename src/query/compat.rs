@@ -342,8 +342,10 @@ impl VisitorMut for Rewriter<'_> {
                 }
             }
             FunctionArguments::List(list) if name == "current_setting" => {
-                if let [FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v)))] =
-                    list.args.as_slice()
+                if let [
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(Expr::Value(v))),
+                    ..,
+                ] = list.args.as_slice()
                     && let Value::SingleQuotedString(setting) = &v.value
                     && let Some(value) = self.session.setting(setting)
                 {

@@ -172,7 +172,22 @@ fn scalar_functions() -> Vec<ScalarUDF> {
         Function::exact("current_schema", vec![], Utf8, |_, rows| {
             constant_text(settings::SCHEMA, rows)
         }),
-        Function::exact("current_setting", vec![Utf8], Utf8, current_setting),
+        Function::udf(
+            "current_setting",
+            Signature::one_of(
+                vec![
+                    TypeSignature::Exact(vec![Utf8]),
+                    TypeSignature::Exact(vec![Utf8, Boolean]),
+                ],
+                Volatility::Stable,
+            ),
+            Utf8,
+            current_setting,
+        ),
+        Function::exact("pg_backend_pid", vec![], Int32, |_, rows| {
+            let pid = std::process::id() as i32;
+            Ok(Arc::new(arrow::array::Int32Array::from(vec![pid; rows])))
+        }),
         Function::exact("quote_ident", vec![Utf8], Utf8, quote_ident_fn),
         Function::exact("parse_ident", vec![Utf8], text_list(), parse_ident_fn),
         // Bigint rather than PostgreSQL's integer, so generate_series accepts them.
@@ -508,12 +523,15 @@ fn format_duration(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
 
 fn current_setting(args: &[ArrayRef], _rows: usize) -> Result<ArrayRef> {
     let names = args[0].as_string::<i32>();
+    // current_setting(name, missing_ok): NULL instead of an error for unknown names.
+    let missing_ok = args.get(1).map(|a| a.as_boolean());
     let mut b = StringBuilder::new();
-    for name in names.iter() {
+    for (i, name) in names.iter().enumerate() {
         match name {
             None => b.append_null(),
             Some(name) => match settings::default_setting(name) {
                 Some(value) => b.append_value(value),
+                None if missing_ok.is_some_and(|m| m.is_valid(i) && m.value(i)) => b.append_null(),
                 None => {
                     return exec_err!("unrecognized configuration parameter \"{name}\"");
                 }

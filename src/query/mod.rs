@@ -96,6 +96,9 @@ pub struct QueryStream {
     /// Set by the producer once every batch is sent: an end without it is a failure.
     complete: Arc<std::sync::atomic::AtomicBool>,
     ended: bool,
+    /// The reader gives up at the deadline even if the query is stuck inside one step.
+    deadline: Instant,
+    timeout_message: String,
 }
 
 impl QueryStream {
@@ -103,7 +106,12 @@ impl QueryStream {
         if self.ended {
             return None;
         }
-        match self.batches.recv().await {
+        let next = tokio::time::timeout_at(self.deadline.into(), self.batches.recv()).await;
+        let Ok(next) = next else {
+            self.ended = true;
+            return Some(Err(QueryError::Timeout(self.timeout_message.clone())));
+        };
+        match next {
             Some(item) => Some(item),
             None => {
                 self.ended = true;
@@ -232,8 +240,11 @@ impl QueryEngine {
         let limits = Arc::clone(&self.limits);
         let complete = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let done = Arc::clone(&complete);
-        query_runtime().spawn(async move {
-            let _permit = permit;
+        let timeout_message = format!(
+            "query cancelled after the {}s timeout ([query] timeout)",
+            limits.timeout.as_secs()
+        );
+        let work = async move {
             let run = async {
                 let frame = ctx.execute_logical_plan(plan).await?;
                 let mut stream = frame.execute_stream().await?;
@@ -247,7 +258,7 @@ impl QueryEngine {
             };
             let outcome = tokio::select! {
                 outcome = tokio::time::timeout_at(deadline.into(), run) => outcome,
-                // The reader went away (client disconnected): stop working for it.
+                // The reader went away (client gone, cancel, timeout): stop working for it.
                 _ = tx.closed() => return,
             };
             let error = match outcome {
@@ -263,12 +274,15 @@ impl QueryEngine {
             };
             // The reader may be slow to take it; the slot is not held for it forever.
             let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(error))).await;
-        });
+        };
+        run_on_own_threads(work, permit)?;
         Ok(QueryStream {
             schema,
             batches: rx,
             complete,
             ended: false,
+            deadline,
+            timeout_message,
         })
     }
 
@@ -339,6 +353,36 @@ fn describe_error(error: DataFusionError, limits: &QueryLimits) -> QueryError {
         )),
         _ => QueryError::Sql(error),
     }
+}
+
+/// Runs one query's execution on threads of its own: a runtime per query, so the OS
+/// shares the cores between running queries (and with ingest) however long one of them
+/// computes without yielding. The slot (`permit`) is held until the work ends.
+fn run_on_own_threads(
+    work: impl std::future::Future<Output = ()> + Send + 'static,
+    permit: tokio::sync::OwnedSemaphorePermit,
+) -> Result<(), QueryError> {
+    let workers = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .thread_name("vigil-query")
+        .thread_stack_size(64 << 20)
+        .enable_all()
+        .build()
+        .map_err(|e| QueryError::Busy(format!("cannot start threads for the query: {e}")))?;
+    std::thread::Builder::new()
+        .name("vigil-query-driver".into())
+        .stack_size(64 << 20)
+        .spawn(move || {
+            let _permit = permit;
+            runtime.block_on(work);
+            // Tasks the query spawned and left behind are not waited for.
+            runtime.shutdown_background();
+        })
+        .map_err(|e| QueryError::Busy(format!("cannot start a thread for the query: {e}")))?;
+    Ok(())
 }
 
 /// Runs `work` on the query runtime and waits for it.

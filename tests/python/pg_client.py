@@ -3,7 +3,8 @@
 Usage: pg_client.py HOST PORT [--user U] [--password P] [--sslmode M] [--text]
                     [--cancel-after SECONDS]
 Reads a JSON list of steps on stdin; each step is {"sql": "...", "params": [...]}
-(params optional; strings starting with "ts:" are sent as timezone-aware datetimes).
+(params optional; strings starting with "ts:" are sent as timezone-aware datetimes,
+{"decimal": "..."} as Decimal).
 Every step runs with prepare=True (named prepared statements over the extended
 protocol) and, unless --text is given, binary result format. Prints one JSON object:
 {"connected": true, "results": [...]}, each result either
@@ -54,6 +55,8 @@ def tag(value):
 def param(value):
     if isinstance(value, str) and value.startswith("ts:"):
         return datetime.datetime.fromisoformat(value[3:])
+    if isinstance(value, dict) and "decimal" in value:
+        return decimal.Decimal(value["decimal"])
     return value
 
 
