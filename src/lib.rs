@@ -9,6 +9,7 @@
 pub mod config;
 pub mod http_server;
 pub mod logging;
+pub mod models;
 pub mod otlp;
 pub mod postgres;
 pub mod query;

@@ -66,10 +66,28 @@ enum Command {
         #[arg(long, value_enum, default_value = "table")]
         format: Format,
     },
+    /// Evaluate Vigil's models on public benchmarks.
+    Eval {
+        #[command(subcommand)]
+        command: EvalCommand,
+    },
     /// Service level objectives (OpenSLO v1 YAML).
     Slo {
         #[command(subcommand)]
         command: SloCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum EvalCommand {
+    /// Run every anomaly detector over the Numenta Anomaly Benchmark and print its scores.
+    Nab {
+        /// The NAB corpus (data/, labels/, config/); the repository ships one in data/nab.
+        #[arg(long, default_value = "data/nab")]
+        nab_dir: PathBuf,
+        /// Only these detectors (comma-separated), e.g. ensemble,seasonal_mad.
+        #[arg(long, value_delimiter = ',')]
+        detectors: Vec<String>,
     },
 }
 
@@ -124,6 +142,21 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Eval {
+        command: EvalCommand::Nab { nab_dir, detectors },
+    } = &cli.command
+    {
+        let names: Vec<&str> = if detectors.is_empty() {
+            vigil::models::DETECTOR_NAMES.to_vec()
+        } else {
+            detectors.iter().map(String::as_str).collect()
+        };
+        let rows = vigil::models::nab::run_nab(nab_dir, &names).with_context(|| {
+            format!("cannot evaluate on the NAB corpus in {}", nab_dir.display())
+        })?;
+        print!("{}", vigil::models::nab::format_table(&rows));
+        return Ok(());
+    }
     if let Command::Slo {
         command: SloCommand::Validate { paths },
     } = &cli.command
@@ -192,7 +225,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             format::write(&result, format, &mut out)?;
             out.flush()?;
         }
-        Command::Slo { .. } => unreachable!("handled above"),
+        Command::Slo { .. } | Command::Eval { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
