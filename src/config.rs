@@ -31,6 +31,13 @@
 //! # tls_cert = "server.crt"        # PEM files; both or neither
 //! # tls_key = "server.key"
 //!
+//! [slo]
+//! enabled = true                   # evaluate SLOs in `vigil serve`, into table slo_status
+//! built_in_packs = true            # the packs of pipelines/slo/, built into Vigil
+//! dirs = []                        # more OpenSLO files or directories
+//! interval = "60s"
+//! history = "24h"                  # slo_status history computed at start and kept
+//!
 //! [log]
 //! format = "text"                  # or "json"
 //! level = "info"                   # a tracing filter, e.g. "info,vigil=debug"
@@ -64,6 +71,7 @@ pub struct Config {
     pub storage: StorageConfig,
     pub query: QueryConfig,
     pub postgres: PostgresConfig,
+    pub slo: SloConfig,
     pub log: LogConfig,
 }
 
@@ -75,6 +83,7 @@ impl Default for Config {
             storage: StorageConfig::default(),
             query: QueryConfig::default(),
             postgres: PostgresConfig::default(),
+            slo: SloConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -218,6 +227,34 @@ impl PostgresConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SloConfig {
+    /// Evaluate SLOs inside `vigil serve`.
+    pub enabled: bool,
+    /// Load the packs built into Vigil (those in `pipelines/slo/`).
+    pub built_in_packs: bool,
+    /// More files or directories of OpenSLO YAML; an SLO here replaces a built-in one of
+    /// the same name.
+    pub dirs: Vec<PathBuf>,
+    /// How often SLOs are evaluated.
+    pub interval: HumanDuration,
+    /// How much `slo_status` history is computed at start and kept in memory.
+    pub history: HumanDuration,
+}
+
+impl Default for SloConfig {
+    fn default() -> Self {
+        SloConfig {
+            enabled: true,
+            built_in_packs: true,
+            dirs: Vec::new(),
+            interval: HumanDuration(Duration::from_secs(60)),
+            history: HumanDuration(Duration::from_secs(86_400)),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -288,6 +325,9 @@ impl Config {
         }
         if self.query.timeout.0.is_zero() {
             return Err("query.timeout must be greater than 0".into());
+        }
+        if self.slo.interval.0 < Duration::from_secs(1) {
+            return Err("slo.interval must be at least 1s".into());
         }
         self.postgres.validate()?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {

@@ -93,6 +93,18 @@ enum EvalCommand {
 
 #[derive(Debug, Subcommand)]
 enum SloCommand {
+    /// Evaluate every SLO now over a data directory and print the status table.
+    Status {
+        /// Config file (vigil.toml): data_dir and [slo] are used.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory to read (default ./vigil-data); a server may be running on it.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value = "table")]
+        format: Format,
+    },
     /// Check OpenSLO files or directories without running anything; exits 1 on errors.
     Validate {
         /// Files or directories (*.yaml, *.yml, searched recursively).
@@ -166,6 +178,63 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         if !report.is_ok() {
             anyhow::bail!("invalid SLO specs");
         }
+        return Ok(());
+    }
+    if let Command::Slo {
+        command:
+            SloCommand::Status {
+                config,
+                data_dir,
+                format,
+            },
+    } = &cli.command
+    {
+        let mut config = load_config(config.as_ref())?;
+        if let Some(dir) = data_dir {
+            config.data_dir = dir.clone();
+        }
+        config.log.level = "warn".into();
+        init_logging(&config, cli.log_format);
+        let store = ReadOnlyStore::open(&config.data_dir, &vigil::otlp::rows_from_wal)
+            .with_context(|| format!("cannot read data directory {}", config.data_dir.display()))?;
+        let engine = QueryEngine::new(Arc::new(store), config.query.limits())?;
+        let catalog =
+            vigil::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+        let mut slos = vigil::slo::engine::SloEngine::new(engine, &catalog);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs() as i64;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?;
+        let batch = runtime.block_on(slos.step(now, None))?;
+        let columns = [
+            "slo",
+            "target",
+            "sli",
+            "good",
+            "total",
+            "budget_remaining",
+            "burn_1h",
+            "burn_6h",
+            "burn_3d",
+            "consumption",
+            "policy",
+            "firing",
+        ];
+        let indices: Vec<usize> = columns
+            .iter()
+            .filter_map(|c| batch.schema().index_of(c).ok())
+            .collect();
+        let batch = batch.project(&indices)?;
+        let result = vigil::query::QueryResult {
+            schema: batch.schema(),
+            batches: vec![batch],
+        };
+        let stdout = std::io::stdout();
+        let mut out = stdout.lock();
+        format::write(&result, *format, &mut out)?;
+        out.flush()?;
         return Ok(());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()

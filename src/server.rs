@@ -33,6 +33,8 @@ pub enum ServeError {
     Grpc(#[from] tonic::transport::Error),
     #[error("cannot start the Postgres listener: {0}")]
     Postgres(#[from] crate::postgres::PostgresError),
+    #[error("invalid SLO specs:\n{0}")]
+    Slo(#[from] crate::slo::spec::SpecErrors),
 }
 
 async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, ServeError> {
@@ -165,7 +167,7 @@ impl Server {
 
         let app = Router::new()
             .merge(otlp::http::routes(store.clone(), max_request))
-            .merge(query::http::routes(engine))
+            .merge(query::http::routes(engine.clone()))
             .route("/health", get(|| async { "ok\n" }));
         if let Ok(addr) = http_listener.local_addr() {
             info!(%addr, "HTTP listening (OTLP /v1/traces, /v1/metrics, /v1/logs; SQL /api/v1/query)");
@@ -176,6 +178,30 @@ impl Server {
             stop_rx.clone(),
             SHUTDOWN_GRACE,
         ));
+        let slo = if config.slo.enabled {
+            let catalog =
+                crate::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+            for warning in &catalog.warnings {
+                warn!(%warning, "SLO spec");
+            }
+            let slos = crate::slo::engine::SloEngine::new(engine.clone(), &catalog);
+            let history_minutes = (config.slo.history.0.as_secs() / 60).max(1) as usize;
+            let log = crate::slo::engine::StatusLog::new(
+                slos.objectives().max(1) * (history_minutes + 60),
+            );
+            engine.register_table("slo_status", log.clone())?;
+            info!(objectives = slos.objectives(), "SLOs loaded");
+            Some(tokio::spawn(run_slos(
+                slos,
+                store.clone(),
+                log,
+                config.slo.interval.0,
+                config.slo.history.0,
+                stop_rx.clone(),
+            )))
+        } else {
+            None
+        };
         let postgres =
             postgres.map(|(server, listener)| tokio::spawn(server.run(listener, stop_rx.clone())));
         let mut grpc_stop = stop_rx.clone();
@@ -192,6 +218,9 @@ impl Server {
         info!("shutting down: draining requests, then flushing");
         let _ = stop_tx.send(true);
         let http_result = http.await;
+        if let Some(slo) = slo {
+            let _ = slo.await;
+        }
         if let Some(postgres) = postgres {
             let _ = postgres.await;
         }
@@ -222,6 +251,53 @@ impl Server {
             Ok(Ok(())) => {}
         }
         Ok(())
+    }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Evaluates every SLO each `interval` into `slo_status`, after computing `history` of
+/// it from the stored telemetry.
+async fn run_slos(
+    mut slos: crate::slo::engine::SloEngine,
+    store: Store,
+    log: Arc<crate::slo::engine::StatusLog>,
+    interval: std::time::Duration,
+    history: std::time::Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let mut first = true;
+    loop {
+        let now = unix_now();
+        let started = std::time::Instant::now();
+        match slos.step(now, store.take_arrivals()).await {
+            Ok(current) => {
+                if first {
+                    // The rollups now reach back over every window: fill in the history.
+                    let end = now.div_euclid(60) * 60;
+                    let minutes = (history.as_secs() / 60) as i64;
+                    let at: Vec<i64> = (1..=minutes).rev().map(|m| end - 60 * m).collect();
+                    log.push(slos.status(&at));
+                    info!(
+                        objectives = slos.objectives(),
+                        ms = started.elapsed().as_millis() as u64,
+                        "SLO rollups and history computed"
+                    );
+                    first = false;
+                }
+                log.push(current);
+            }
+            Err(e) => warn!(error = %e, "SLO evaluation failed; retrying next interval"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
     }
 }
 

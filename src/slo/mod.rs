@@ -10,6 +10,7 @@
 //! to a [`budget::BudgetTracker`] built from [`spec::Slo::tracker_config`], and evaluates.
 
 pub mod budget;
+pub mod engine;
 pub mod source;
 pub mod spec;
 pub mod window;

@@ -145,6 +145,9 @@ struct Shared {
     state: Mutex<State>,
     /// Bytes of appends accepted but not yet in the buffer.
     in_flight: AtomicUsize,
+    /// Earliest and latest event time (unix seconds) of rows acknowledged since
+    /// [`Store::take_arrivals`] last ran: what derived tables must recompute.
+    arrivals: Mutex<Option<(i64, i64)>>,
     /// Held open for the store's lifetime: an exclusive lock on `<data>/_wal/LOCK`, so a
     /// second server cannot write the same WAL and checkpoint.
     _lock: std::fs::File,
@@ -244,6 +247,7 @@ impl Store {
             config,
             state: Mutex::new(state),
             in_flight: AtomicUsize::new(0),
+            arrivals: Mutex::new(None),
             _lock: lock,
         });
         let (commands, receiver) = mpsc::channel();
@@ -292,6 +296,15 @@ impl Store {
             + self.shared.in_flight.load(Ordering::Relaxed)
     }
 
+    /// The span of event times (unix seconds) of rows acknowledged since the last call.
+    pub fn take_arrivals(&self) -> Option<(i64, i64)> {
+        self.shared
+            .arrivals
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+    }
+
     /// Makes an export durable and visible. `payload` is the request as protobuf, written
     /// to the WAL; `batches` are its rows. Returns once the WAL write is fsynced.
     pub async fn append(
@@ -312,6 +325,7 @@ impl Store {
             self.shared.in_flight.fetch_sub(bytes, Ordering::Relaxed);
             return Err(self.overloaded(buffered - bytes));
         }
+        let span = event_time_span(&batches);
         let (ack, done) = oneshot::channel();
         if self
             .commands
@@ -327,7 +341,21 @@ impl Store {
             self.shared.in_flight.fetch_sub(bytes, Ordering::Relaxed);
             return Err(StoreError::Closed);
         }
-        done.await.unwrap_or(Err(StoreError::Closed))
+        let result = done.await.unwrap_or(Err(StoreError::Closed));
+        if result.is_ok()
+            && let Some((first, last)) = span
+        {
+            let mut arrivals = self
+                .shared
+                .arrivals
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            *arrivals = Some(match *arrivals {
+                Some((a, b)) => (a.min(first), b.max(last)),
+                None => (first, last),
+            });
+        }
+        result
     }
 
     /// Writes everything buffered to Parquet now. Returns the checkpoint reached, or
@@ -813,4 +841,27 @@ impl TableSource for ReadOnlyStore {
             files,
         })
     }
+}
+
+/// Earliest and latest event time (unix seconds) among `batches`' time columns.
+fn event_time_span(batches: &[(Table, RecordBatch)]) -> Option<(i64, i64)> {
+    use arrow::array::AsArray;
+    let mut span: Option<(i64, i64)> = None;
+    for (table, batch) in batches {
+        let Some(column) = batch.column_by_name(table.time_column()) else {
+            continue;
+        };
+        let Some(times) = column.as_primitive_opt::<arrow::datatypes::TimestampNanosecondType>()
+        else {
+            continue;
+        };
+        if let (Some(min), Some(max)) = (arrow::compute::min(times), arrow::compute::max(times)) {
+            let (min, max) = (min.div_euclid(1_000_000_000), max.div_euclid(1_000_000_000));
+            span = Some(match span {
+                Some((a, b)) => (a.min(min), b.max(max)),
+                None => (min, max),
+            });
+        }
+    }
+    span
 }
