@@ -244,7 +244,7 @@ fn read_file(what: &'static str, path: &Path) -> Result<Vec<u8>, PostgresError> 
     })
 }
 
-fn tls_acceptor(cert: &Path, key: &Path) -> Result<(TlsAcceptor, Vec<u8>), PostgresError> {
+fn tls_acceptor(cert: &Path, key: &Path) -> Result<TlsAcceptor, PostgresError> {
     let cert_pem = read_file("certificate", cert)?;
     let key_pem = read_file("key", key)?;
     let certs = CertificateDer::pem_slice_iter(&cert_pem)
@@ -278,7 +278,7 @@ fn tls_acceptor(cert: &Path, key: &Path) -> Result<(TlsAcceptor, Vec<u8>), Postg
         .map_err(|e| PostgresError::Tls(e.to_string()))?;
     // PostgreSQL 17 clients may start TLS directly and ask for this protocol name.
     config.alpn_protocols = vec![b"postgresql".to_vec()];
-    Ok((TlsAcceptor::from(Arc::new(config)), cert_pem))
+    Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
 /// A bound Postgres listener with its handlers, ready to [`PostgresServer::run`].
@@ -342,7 +342,7 @@ impl PostgresServer {
                 backend: Arc::new(Backend::new(engine)),
                 cancel: Arc::new(DefaultCancelHandler::new(connections)),
             }),
-            tls: tls.map(|(acceptor, _)| acceptor),
+            tls,
         })
     }
 
