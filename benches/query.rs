@@ -225,6 +225,7 @@ fn main() {
     .as_str()
     .unwrap_or("")
     .to_owned();
+    let last_hour_ns = ((BASE_SECS + 60 * requests as u64) - 3600) * 1_000_000_000;
     let last_hour =
         chrono::DateTime::from_timestamp((BASE_SECS + 60 * requests as u64) as i64 - 3600, 0)
             .unwrap_or_default()
@@ -237,7 +238,9 @@ fn main() {
              avg(CASE WHEN status_code = 'ERROR' THEN 1.0 ELSE 0.0 END) AS error_rate \
              FROM spans GROUP BY 1, 2 ORDER BY 1, 2"
                 .into(),
-            "SELECT service_name, date_trunc('hour', start_time) AS hour, count(*) AS spans, \
+            // DuckDB reads the column as TIMESTAMPTZ_NS, which its date_trunc lacks.
+            "SELECT service_name, date_trunc('hour', CAST(start_time AS TIMESTAMPTZ)) AS hour, \
+             count(*) AS spans, \
              avg(CASE WHEN status_code = 'ERROR' THEN 1.0 ELSE 0.0 END) AS error_rate \
              FROM spans GROUP BY 1, 2 ORDER BY 1, 2"
                 .into(),
@@ -281,9 +284,11 @@ fn main() {
                 "SELECT service_name, count(*) AS n FROM spans WHERE start_time >= '{last_hour}' \
                  GROUP BY 1 ORDER BY 1"
             ),
+            // DuckDB cannot compare its TIMESTAMPTZ_NS column with a TIMESTAMPTZ literal;
+            // the exact nanosecond column keeps its row-group statistics usable.
             format!(
                 "SELECT service_name, count(*) AS n FROM spans \
-                 WHERE start_time >= TIMESTAMPTZ '{last_hour}' GROUP BY 1 ORDER BY 1"
+                 WHERE start_time_unix_nano >= {last_hour_ns} GROUP BY 1 ORDER BY 1"
             ),
         ),
     ];

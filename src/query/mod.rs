@@ -301,7 +301,14 @@ impl QueryEngine {
             FairSpillPool::new(self.limits.memory_limit),
             std::num::NonZeroUsize::new(3).unwrap_or(std::num::NonZeroUsize::MIN),
         );
+        // Parquet footers and file statistics stay cached across queries: every query
+        // would otherwise read the metadata of every file it touches again.
+        let shared = &self.ctx.runtime_env().cache_manager;
+        let caches = datafusion::execution::cache::cache_manager::CacheManagerConfig::default()
+            .with_file_metadata_cache(Some(shared.get_file_metadata_cache()))
+            .with_file_statistics_cache(shared.get_file_statistic_cache());
         let runtime = RuntimeEnvBuilder::new()
+            .with_cache_manager(caches)
             .with_memory_pool(Arc::new(pool))
             .with_disk_manager_builder(DiskManagerBuilder::default())
             .build_arc()?;
