@@ -8,7 +8,12 @@
 //! Analyst SQL is read-only ([`QueryEngine::sql`]): DDL, DML, `COPY` and statements such
 //! as `SET` are refused at planning, and no table function or URL table can reach files
 //! outside the store. JSON functions (`->>`, `json_get_str`, …) come from
-//! datafusion-functions-json.
+//! datafusion-functions-json; telemetry and PostgreSQL catalog functions from
+//! [`functions`]; PostgreSQL semantics clients rely on from `compat`.
+//!
+//! Every query runs under [`QueryLimits`] ([`QueryEngine::execute`]): a slot among
+//! `max_concurrent`, its own memory pool, a deadline, and threads of its own; its batches
+//! reach the reader through a bounded channel, and dropping the reader stops it.
 
 mod compat;
 pub mod format;
@@ -412,9 +417,8 @@ async fn spawn_query<T: Send + 'static>(
     })?
 }
 
-/// Queries run on their own runtime: its threads have large stacks (planning recurses
-/// over the expression tree) and are scheduled by the OS apart from the receivers', so a
-/// heavy query slows ingest no more than any other busy thread does.
+/// Planning runs on its own runtime, whose threads have large stacks (planning recurses
+/// over the expression tree); execution gets threads per query ([`run_on_own_threads`]).
 fn query_runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
     RUNTIME.get_or_init(|| {
