@@ -56,15 +56,8 @@ enum Command {
     Sql {
         /// The query, e.g. "SELECT count(*) FROM spans".
         query: String,
-        /// Config file (vigil.toml); only data_dir is used.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Data directory to read (default ./vigil-data); a server may be running on it.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        #[command(flatten)]
+        reader: ReaderArgs,
     },
     /// Evaluate Vigil's models on public benchmarks.
     Eval {
@@ -95,15 +88,8 @@ enum EvalCommand {
 enum SloCommand {
     /// Evaluate every SLO now over a data directory and print the status table.
     Status {
-        /// Config file (vigil.toml): data_dir and [slo] are used.
-        #[arg(long)]
-        config: Option<PathBuf>,
-        /// Data directory to read (default ./vigil-data); a server may be running on it.
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        /// Output format.
-        #[arg(long, value_enum, default_value = "table")]
-        format: Format,
+        #[command(flatten)]
+        reader: ReaderArgs,
     },
     /// Check OpenSLO files or directories without running anything; exits 1 on errors.
     Validate {
@@ -111,6 +97,46 @@ enum SloCommand {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
     },
+}
+
+/// What the commands that read a data directory (with or without a server on it) take.
+#[derive(Debug, clap::Args)]
+struct ReaderArgs {
+    /// Config file (vigil.toml): data_dir, [query] and [slo] are used.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Data directory to read (default ./vigil-data); a server may be running on it.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "table")]
+    format: Format,
+}
+
+/// The configuration and a query engine over the data directory `args` name.
+fn open_reader(
+    args: &ReaderArgs,
+    log_format: Option<LogFormat>,
+) -> anyhow::Result<(Config, QueryEngine)> {
+    let mut config = load_config(args.config.as_ref())?;
+    if let Some(dir) = &args.data_dir {
+        config.data_dir = dir.clone();
+    }
+    // Warnings only: the output goes to stdout and should stay clean.
+    config.log.level = "warn".into();
+    init_logging(&config, log_format);
+    let store = ReadOnlyStore::open(&config.data_dir, &vigil::otlp::rows_from_wal)
+        .with_context(|| format!("cannot read data directory {}", config.data_dir.display()))?;
+    let engine = QueryEngine::new(Arc::new(store), config.query.limits())?;
+    Ok((config, engine))
+}
+
+fn print_result(result: &vigil::query::QueryResult, format: Format) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    format::write(result, format, &mut out)?;
+    out.flush()?;
+    Ok(())
 }
 
 fn load_config(path: Option<&PathBuf>) -> anyhow::Result<Config> {
@@ -154,89 +180,6 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Eval {
-        command: EvalCommand::Nab { nab_dir, detectors },
-    } = &cli.command
-    {
-        let names: Vec<&str> = if detectors.is_empty() {
-            vigil::models::DETECTOR_NAMES.to_vec()
-        } else {
-            detectors.iter().map(String::as_str).collect()
-        };
-        let rows = vigil::models::nab::run_nab(nab_dir, &names).with_context(|| {
-            format!("cannot evaluate on the NAB corpus in {}", nab_dir.display())
-        })?;
-        print!("{}", vigil::models::nab::format_table(&rows));
-        return Ok(());
-    }
-    if let Command::Slo {
-        command: SloCommand::Validate { paths },
-    } = &cli.command
-    {
-        let report = vigil::slo::spec::validate(paths);
-        println!("{report}");
-        if !report.is_ok() {
-            anyhow::bail!("invalid SLO specs");
-        }
-        return Ok(());
-    }
-    if let Command::Slo {
-        command:
-            SloCommand::Status {
-                config,
-                data_dir,
-                format,
-            },
-    } = &cli.command
-    {
-        let mut config = load_config(config.as_ref())?;
-        if let Some(dir) = data_dir {
-            config.data_dir = dir.clone();
-        }
-        config.log.level = "warn".into();
-        init_logging(&config, cli.log_format);
-        let store = ReadOnlyStore::open(&config.data_dir, &vigil::otlp::rows_from_wal)
-            .with_context(|| format!("cannot read data directory {}", config.data_dir.display()))?;
-        let engine = QueryEngine::new(Arc::new(store), config.query.limits())?;
-        let catalog =
-            vigil::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
-        let mut slos = vigil::slo::engine::SloEngine::new(engine, &catalog);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs() as i64;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .enable_all()
-            .build()?;
-        let batch = runtime.block_on(slos.step(now, None))?;
-        let columns = [
-            "slo",
-            "target",
-            "sli",
-            "good",
-            "total",
-            "budget_remaining",
-            "burn_1h",
-            "burn_6h",
-            "burn_3d",
-            "consumption",
-            "policy",
-            "firing",
-        ];
-        let indices: Vec<usize> = columns
-            .iter()
-            .filter_map(|c| batch.schema().index_of(c).ok())
-            .collect();
-        let batch = batch.project(&indices)?;
-        let result = vigil::query::QueryResult {
-            schema: batch.schema(),
-            batches: vec![batch],
-        };
-        let stdout = std::io::stdout();
-        let mut out = stdout.lock();
-        format::write(&result, *format, &mut out)?;
-        out.flush()?;
-        return Ok(());
-    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -270,31 +213,69 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 vigil::server::shutdown_signal(),
             ))?;
         }
-        Command::Sql {
-            query,
-            config,
-            data_dir,
-            format,
-        } => {
-            let mut config = load_config(config.as_ref())?;
-            if let Some(dir) = data_dir {
-                config.data_dir = dir;
-            }
-            // Warnings only: a query's output goes to stdout and should stay clean.
-            config.log.level = "warn".into();
-            init_logging(&config, cli.log_format);
-            let store = ReadOnlyStore::open(&config.data_dir, &vigil::otlp::rows_from_wal)
-                .with_context(|| {
-                    format!("cannot read data directory {}", config.data_dir.display())
-                })?;
-            let engine = QueryEngine::new(Arc::new(store), config.query.limits())?;
+        Command::Sql { query, reader } => {
+            let (_, engine) = open_reader(&reader, cli.log_format)?;
             let result = runtime.block_on(engine.sql(&query))?;
-            let stdout = std::io::stdout();
-            let mut out = stdout.lock();
-            format::write(&result, format, &mut out)?;
-            out.flush()?;
+            print_result(&result, reader.format)?;
         }
-        Command::Slo { .. } | Command::Eval { .. } => unreachable!("handled above"),
+        Command::Slo {
+            command: SloCommand::Status { reader },
+        } => {
+            let (config, engine) = open_reader(&reader, cli.log_format)?;
+            let catalog =
+                vigil::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+            let mut slos = vigil::slo::engine::SloEngine::new(engine, &catalog);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_secs() as i64;
+            let batch = runtime.block_on(slos.step(now, None))?;
+            let columns = [
+                "slo",
+                "target",
+                "sli",
+                "good",
+                "total",
+                "budget_remaining",
+                "burn_1h",
+                "burn_6h",
+                "burn_3d",
+                "consumption",
+                "policy",
+                "firing",
+            ];
+            let indices: Vec<usize> = columns
+                .iter()
+                .filter_map(|c| batch.schema().index_of(c).ok())
+                .collect();
+            let batch = batch.project(&indices)?;
+            let result = vigil::query::QueryResult {
+                schema: batch.schema(),
+                batches: vec![batch],
+            };
+            print_result(&result, reader.format)?;
+        }
+        Command::Slo {
+            command: SloCommand::Validate { paths },
+        } => {
+            let report = vigil::slo::spec::validate(&paths);
+            println!("{report}");
+            if !report.is_ok() {
+                anyhow::bail!("invalid SLO specs");
+            }
+        }
+        Command::Eval {
+            command: EvalCommand::Nab { nab_dir, detectors },
+        } => {
+            let names: Vec<&str> = if detectors.is_empty() {
+                vigil::models::DETECTOR_NAMES.to_vec()
+            } else {
+                detectors.iter().map(String::as_str).collect()
+            };
+            let rows = vigil::models::nab::run_nab(&nab_dir, &names).with_context(|| {
+                format!("cannot evaluate on the NAB corpus in {}", nab_dir.display())
+            })?;
+            print!("{}", vigil::models::nab::format_table(&rows));
+        }
     }
     Ok(())
 }

@@ -45,7 +45,7 @@ impl Default for Session {
     fn default() -> Self {
         Session {
             user: settings::USER_NAME.to_owned(),
-            settings: settings::defaults(),
+            settings: settings::defaults().clone(),
         }
     }
 }

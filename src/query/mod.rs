@@ -258,6 +258,7 @@ impl QueryEngine {
             "query cancelled after the {}s timeout ([query] timeout)",
             limits.timeout.as_secs()
         );
+        let producer_timeout = timeout_message.clone();
         let work = async move {
             let run = async {
                 let frame = ctx.execute_logical_plan(plan).await?;
@@ -281,10 +282,7 @@ impl QueryEngine {
                     return;
                 }
                 Ok(Err(e)) => describe_error(e, &limits),
-                Err(_) => QueryError::Timeout(format!(
-                    "query cancelled after the {}s timeout ([query] timeout)",
-                    limits.timeout.as_secs()
-                )),
+                Err(_) => QueryError::Timeout(producer_timeout),
             };
             // The reader may be slow to take it; the slot is not held for it forever.
             let _ = tokio::time::timeout(ERROR_GRACE, tx.send(Err(error))).await;

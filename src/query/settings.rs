@@ -27,38 +27,44 @@ pub(crate) fn version_string() -> String {
 }
 
 /// Run-time parameters and their values for a new session.
-pub(crate) fn defaults() -> BTreeMap<String, String> {
-    [
-        ("server_version", SERVER_VERSION),
-        ("server_version_num", SERVER_VERSION_NUM),
-        ("server_encoding", "UTF8"),
-        ("client_encoding", "UTF8"),
-        ("datestyle", "ISO, MDY"),
-        ("intervalstyle", "postgres"),
-        ("timezone", "UTC"),
-        ("search_path", "\"$user\", public"),
-        ("standard_conforming_strings", "on"),
-        ("integer_datetimes", "on"),
-        ("default_transaction_read_only", "on"),
-        ("transaction_read_only", "on"),
-        ("transaction_isolation", "read committed"),
-        ("default_transaction_isolation", "read committed"),
-        ("is_superuser", "off"),
-        ("application_name", ""),
-        ("extra_float_digits", "1"),
-        ("max_identifier_length", "63"),
-        ("lc_collate", "C"),
-        ("lc_ctype", "C"),
-        ("statement_timeout", "0"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-    .collect()
+pub(crate) fn defaults() -> &'static BTreeMap<String, String> {
+    static DEFAULTS: std::sync::LazyLock<BTreeMap<String, String>> =
+        std::sync::LazyLock::new(|| {
+            [
+                ("server_version", SERVER_VERSION),
+                ("server_version_num", SERVER_VERSION_NUM),
+                ("server_encoding", "UTF8"),
+                ("client_encoding", "UTF8"),
+                ("datestyle", "ISO, MDY"),
+                ("intervalstyle", "postgres"),
+                ("timezone", "UTC"),
+                ("search_path", "\"$user\", public"),
+                ("standard_conforming_strings", "on"),
+                ("integer_datetimes", "on"),
+                ("default_transaction_read_only", "on"),
+                ("transaction_read_only", "on"),
+                ("transaction_isolation", "read committed"),
+                ("default_transaction_isolation", "read committed"),
+                ("is_superuser", "off"),
+                ("application_name", ""),
+                ("extra_float_digits", "1"),
+                ("max_identifier_length", "63"),
+                ("lc_collate", "C"),
+                ("lc_ctype", "C"),
+                ("statement_timeout", "0"),
+            ]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+        });
+    &DEFAULTS
 }
 
 /// A parameter's default value; names are case-insensitive, as in PostgreSQL.
-pub(crate) fn default_setting(name: &str) -> Option<String> {
-    defaults().remove(&name.to_ascii_lowercase())
+pub(crate) fn default_setting(name: &str) -> Option<&'static str> {
+    defaults()
+        .get(&name.to_ascii_lowercase())
+        .map(String::as_str)
 }
 
 /// PostgreSQL type names (as `format_type` prints them) by type OID, for the types Vigil's

@@ -206,6 +206,23 @@ pub struct TrackerConfig {
     pub min_events: u64,
 }
 
+impl TrackerConfig {
+    /// How far back evaluation reads minutes: the longest of the SLO period, the alert
+    /// windows and the standard windows.
+    pub fn lookback_secs(&self) -> i64 {
+        let longest_condition = self
+            .conditions
+            .iter()
+            .map(|c| c.long_secs.max(c.short_secs))
+            .max()
+            .unwrap_or(0);
+        self.window
+            .max_period_secs()
+            .max(longest_condition)
+            .max(STANDARD_WINDOWS[STANDARD_WINDOWS.len() - 1])
+    }
+}
+
 /// A rollup the tracker could not store.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RollupError {
@@ -445,18 +462,7 @@ pub struct BudgetTracker {
 
 impl BudgetTracker {
     pub fn new(config: TrackerConfig) -> Self {
-        let longest_condition = config
-            .conditions
-            .iter()
-            .map(|c| c.long_secs.max(c.short_secs))
-            .max()
-            .unwrap_or(0);
-        let longest = config
-            .window
-            .max_period_secs()
-            .max(longest_condition)
-            .max(STANDARD_WINDOWS[STANDARD_WINDOWS.len() - 1]);
-        let retention_minutes = ceil_div(longest, MINUTE) + 1;
+        let retention_minutes = ceil_div(config.lookback_secs(), MINUTE) + 1;
         let slices = match config.budgeting {
             Budgeting::Occurrences => None,
             Budgeting::Timeslices { target, slice_secs } => {

@@ -160,20 +160,7 @@ impl SloEngine {
     fn lookback_secs(&self) -> i64 {
         self.tracked
             .iter()
-            .map(|t| {
-                let config = t.tracker.config();
-                let longest_condition = config
-                    .conditions
-                    .iter()
-                    .map(|c| c.long_secs.max(c.short_secs))
-                    .max()
-                    .unwrap_or(0);
-                config
-                    .window
-                    .max_period_secs()
-                    .max(longest_condition)
-                    .max(3 * 86_400)
-            })
+            .map(|t| t.tracker.config().lookback_secs())
             .max()
             .unwrap_or(0)
     }

@@ -38,60 +38,9 @@
 //! `ORDER BY`, `LIMIT`, `UNION`…) at the top level, since it must be a predicate. Checks are
 //! lexical: whether columns and functions exist is only known when DataFusion plans the query.
 
-use std::fmt;
-
 use chrono::DateTime;
 
-/// A Vigil table an SLO can count rows of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Table {
-    Spans,
-    Logs,
-    Metrics,
-    Histograms,
-    ExpHistograms,
-    Summaries,
-}
-
-impl Table {
-    pub const ALL: [Table; 6] = [
-        Table::Spans,
-        Table::Logs,
-        Table::Metrics,
-        Table::Histograms,
-        Table::ExpHistograms,
-        Table::Summaries,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Table::Spans => "spans",
-            Table::Logs => "logs",
-            Table::Metrics => "metrics",
-            Table::Histograms => "histograms",
-            Table::ExpHistograms => "exp_histograms",
-            Table::Summaries => "summaries",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Table> {
-        Table::ALL.into_iter().find(|t| t.name() == name)
-    }
-
-    /// The timestamp a row is counted at unless `time_column` says otherwise.
-    pub fn default_time_column(self) -> &'static str {
-        match self {
-            Table::Spans => "start_time",
-            _ => "time",
-        }
-    }
-}
-
-impl fmt::Display for Table {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+pub use crate::store::Table;
 
 /// Where one side of a ratio (good, bad or total) comes from.
 #[derive(Debug, Clone, PartialEq)]

@@ -421,16 +421,8 @@ impl Loader {
         let mut by_name: BTreeMap<String, Origin> = BTreeMap::new();
         for sli in &self.slis {
             if let Some(first) = by_name.get(&sli.name) {
-                self.errors.push(located(
-                    &sli.origin,
-                    "metadata.name",
-                    Problem::Invalid(format!(
-                        "SLI '{}' is already defined in {}, document {}",
-                        sli.name,
-                        first.file.display(),
-                        first.document
-                    )),
-                ));
+                self.errors
+                    .push(defined_twice("SLI", &sli.name, &sli.origin, first));
             } else {
                 by_name.insert(sli.name.clone(), sli.origin.clone());
             }
@@ -443,16 +435,8 @@ impl Loader {
         } in std::mem::take(&mut self.slos)
         {
             if let Some(first) = slo_names.get(&slo.name) {
-                self.errors.push(located(
-                    &slo.origin,
-                    "metadata.name",
-                    Problem::Invalid(format!(
-                        "SLO '{}' is already defined in {}, document {}",
-                        slo.name,
-                        first.file.display(),
-                        first.document
-                    )),
-                ));
+                self.errors
+                    .push(defined_twice("SLO", &slo.name, &slo.origin, first));
                 continue;
             }
             slo_names.insert(slo.name.clone(), slo.origin.clone());
@@ -1063,7 +1047,7 @@ impl Doc<'_> {
                 }
             });
             let time_column = match self.opt_string(field, spec, "time_column") {
-                None => table.map(|t| t.default_time_column().to_owned()),
+                None => table.map(|t| t.time_column().to_owned()),
                 Some(column) => match source::check_identifier(&column) {
                     Ok(()) => Some(column),
                     Err(problem) => {
@@ -1645,6 +1629,19 @@ fn parse_start_time(text: &str, tz: &Tz) -> Option<NaiveDateTime> {
     NaiveDate::parse_from_str(text, "%Y-%m-%d")
         .ok()
         .and_then(|d| d.and_hms_opt(0, 0, 0))
+}
+
+/// The error for a second document defining `name` (first defined at `first`).
+fn defined_twice(kind: &str, name: &str, origin: &Origin, first: &Origin) -> SpecError {
+    located(
+        origin,
+        "metadata.name",
+        Problem::Invalid(format!(
+            "{kind} '{name}' is already defined in {}, document {}",
+            first.file.display(),
+            first.document
+        )),
+    )
 }
 
 #[cfg(test)]

@@ -27,6 +27,12 @@ pub enum Table {
     Summaries,
 }
 
+impl std::fmt::Display for Table {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl Table {
     pub const ALL: [Table; 6] = [
         Table::Spans,
@@ -47,6 +53,11 @@ impl Table {
             Table::ExpHistograms => "exp_histograms",
             Table::Summaries => "summaries",
         }
+    }
+
+    /// The table of that SQL name.
+    pub fn parse(name: &str) -> Option<Table> {
+        Table::ALL.into_iter().find(|t| t.name() == name)
     }
 
     pub fn index(self) -> usize {
