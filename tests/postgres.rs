@@ -160,6 +160,10 @@ fn psql_queries_types_nulls_and_errors_over_the_simple_protocol() {
     // A comment alone is PostgreSQL's empty query (Grafana's and pgx's ping).
     assert_eq!(psql_ok(&server, "-- ping"), "");
     assert_eq!(psql_ok(&server, "SHOW server_version"), "15.0");
+    assert!(
+        psql_ok(&server, "SELECT version()").starts_with("PostgreSQL 15.0 (Vigil "),
+        "clients parse the version from PostgreSQL's shape"
+    );
     assert_eq!(
         psql_ok(&server, "SELECT quote_ident('Spans'), current_user"),
         "\"Spans\"|vigil"
