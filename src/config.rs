@@ -36,7 +36,7 @@
 //! built_in_packs = true            # the packs of pipelines/slo/, built into Vigil
 //! dirs = []                        # more OpenSLO files or directories
 //! interval = "60s"
-//! history = "24h"                  # slo_status history computed at start and kept
+//! history = "24h"                  # on start, fill slo_status gaps at most this far back
 //!
 //! [log]
 //! format = "text"                  # or "json"
@@ -239,7 +239,8 @@ pub struct SloConfig {
     pub dirs: Vec<PathBuf>,
     /// How often SLOs are evaluated.
     pub interval: HumanDuration,
-    /// How much `slo_status` history is computed at start and kept in memory.
+    /// On start, how far back missing `slo_status` rows are computed (the gap since the
+    /// newest stored row, or this much on a fresh data directory).
     pub history: HumanDuration,
 }
 

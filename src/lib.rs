@@ -12,6 +12,7 @@ pub mod logging;
 pub mod models;
 pub mod otlp;
 pub mod postgres;
+pub mod progress;
 pub mod query;
 pub mod server;
 pub mod slo;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use vigil::config::{Config, LogFormat};
+use vigil::config::{Config, HumanDuration, LogFormat};
 use vigil::query::QueryEngine;
 use vigil::query::format::{self, Format};
 use vigil::store::ReadOnlyStore;
@@ -88,6 +88,28 @@ enum EvalCommand {
 enum SloCommand {
     /// Evaluate every SLO now over a data directory and print the status table.
     Status {
+        #[command(flatten)]
+        reader: ReaderArgs,
+    },
+    /// Recompute slo_status for a past range: deletes its rows from the first hour of the
+    /// range on and evaluates every minute again. No server may run on the data directory.
+    Backfill {
+        /// How far back to recompute, e.g. 30d or 12h.
+        #[arg(long, value_parser = HumanDuration::parse)]
+        since: HumanDuration,
+        /// Config file (vigil.toml): data_dir, [storage], [query] and [slo] are used.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (default ./vigil-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// List incidents (contiguous periods with a burn-rate condition firing) of every SLO,
+    /// with the budget each consumed and whether it needs a post-mortem.
+    Incidents {
+        /// How far back to look, e.g. 7d.
+        #[arg(long, value_parser = HumanDuration::parse, default_value = "30d")]
+        since: HumanDuration,
         #[command(flatten)]
         reader: ReaderArgs,
     },
@@ -228,7 +250,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let now = std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)?
                 .as_secs() as i64;
-            let batch = runtime.block_on(slos.step(now, None))?;
+            let batch = runtime.block_on(slos.step(now, None));
             let columns = [
                 "slo",
                 "target",
@@ -248,6 +270,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .filter_map(|c| batch.schema().index_of(c).ok())
                 .collect();
             let batch = batch.project(&indices)?;
+            let result = vigil::query::QueryResult {
+                schema: batch.schema(),
+                batches: vec![batch],
+            };
+            print_result(&result, reader.format)?;
+        }
+        Command::Slo {
+            command:
+                SloCommand::Backfill {
+                    since,
+                    config,
+                    data_dir,
+                },
+        } => {
+            let mut config = load_config(config.as_ref())?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            init_logging(&config, cli.log_format);
+            runtime.block_on(slo_backfill(&config, since.0))?;
+        }
+        Command::Slo {
+            command: SloCommand::Incidents { since, reader },
+        } => {
+            let (config, engine) = open_reader(&reader, cli.log_format)?;
+            let catalog =
+                vigil::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+            let mut slos = vigil::slo::engine::SloEngine::new(engine, &catalog);
+            let now = vigil::server::unix_now();
+            runtime.block_on(slos.catch_up(now.div_euclid(60) * 60, None));
+            let found = slos.incidents(now - since.0.as_secs() as i64, now);
+            let batch = vigil::slo::engine::incidents_batch(&found);
             let result = vigil::query::QueryResult {
                 schema: batch.schema(),
                 batches: vec![batch],
@@ -277,5 +331,38 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", vigil::models::nab::format_table(&rows));
         }
     }
+    Ok(())
+}
+
+/// `vigil slo backfill`: recomputes slo_status over the last `since` with a progress bar.
+async fn slo_backfill(config: &Config, since: std::time::Duration) -> anyhow::Result<()> {
+    let catalog = vigil::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+    let store = vigil::store::Store::open(
+        &config.data_dir,
+        config.storage.store_config(),
+        &vigil::otlp::rows_from_wal,
+    )
+    .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
+    let engine = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
+    let mut slos = vigil::slo::engine::SloEngine::new(engine, &catalog);
+    let now = vigil::server::unix_now();
+    let from = (now - since.as_secs() as i64).div_euclid(3600) * 3600;
+    let minutes = ((now - from) / 60).max(1) as u64;
+    let mut bar = vigil::progress::Progress::new("slo backfill", minutes);
+    let (_, rows) = vigil::slo::job::backfill(&mut slos, &store, from, now, &mut |done| {
+        let at = chrono::DateTime::from_timestamp(done, 0).unwrap_or_default();
+        bar.set(
+            ((done - from) / 60).max(0) as u64,
+            &at.format("%Y-%m-%d %H:%M").to_string(),
+        );
+    })
+    .await?;
+    bar.finish(&format!(
+        "{rows} slo_status rows for {} objectives since {}",
+        slos.objectives(),
+        chrono::DateTime::from_timestamp(from, 0)
+            .unwrap_or_default()
+            .to_rfc3339()
+    ));
     Ok(())
 }

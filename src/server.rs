@@ -185,16 +185,11 @@ impl Server {
                 warn!(%warning, "SLO spec");
             }
             let slos = crate::slo::engine::SloEngine::new(engine.clone(), &catalog);
-            let history_minutes = (config.slo.history.0.as_secs() / 60).max(1) as usize;
-            let log = crate::slo::engine::StatusLog::new(
-                slos.objectives().max(1) * (history_minutes + 60),
-            );
-            engine.register_table("slo_status", log.clone())?;
             info!(objectives = slos.objectives(), "SLOs loaded");
-            Some(tokio::spawn(run_slos(
+            Some(tokio::spawn(crate::slo::job::run(
                 slos,
                 store.clone(),
-                log,
+                engine.clone(),
                 config.slo.interval.0,
                 config.slo.history.0,
                 stop_rx.clone(),
@@ -254,51 +249,12 @@ impl Server {
     }
 }
 
-fn unix_now() -> i64 {
+/// Seconds since the Unix epoch, now.
+pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
-}
-
-/// Evaluates every SLO each `interval` into `slo_status`, after computing `history` of
-/// it from the stored telemetry.
-async fn run_slos(
-    mut slos: crate::slo::engine::SloEngine,
-    store: Store,
-    log: Arc<crate::slo::engine::StatusLog>,
-    interval: std::time::Duration,
-    history: std::time::Duration,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut first = true;
-    loop {
-        let now = unix_now();
-        let started = std::time::Instant::now();
-        match slos.step(now, store.take_arrivals()).await {
-            Ok(current) => {
-                if first {
-                    // The rollups now reach back over every window: fill in the history.
-                    let end = now.div_euclid(60) * 60;
-                    let minutes = (history.as_secs() / 60) as i64;
-                    let at: Vec<i64> = (1..=minutes).rev().map(|m| end - 60 * m).collect();
-                    log.push(slos.status(&at));
-                    info!(
-                        objectives = slos.objectives(),
-                        ms = started.elapsed().as_millis() as u64,
-                        "SLO rollups and history computed"
-                    );
-                    first = false;
-                }
-                log.push(current);
-            }
-            Err(e) => warn!(error = %e, "SLO evaluation failed; retrying next interval"),
-        }
-        tokio::select! {
-            _ = tokio::time::sleep(interval) => {}
-            _ = stop.wait_for(|s| *s) => return,
-        }
-    }
 }
 
 /// Binds and runs a server until `shutdown` resolves.

@@ -390,6 +390,7 @@ pub fn rows_from_wal(signal: Signal, payload: &[u8]) -> Result<Vec<(Table, Recor
         Signal::Traces => rows::<ExportTraceServiceRequest>(payload),
         Signal::Metrics => rows::<ExportMetricsServiceRequest>(payload),
         Signal::Logs => rows::<ExportLogsServiceRequest>(payload),
+        Signal::Derived => Err("derived rows are not an OTLP export".to_owned()),
     }
 }
 
@@ -399,6 +400,7 @@ impl Signal {
             Signal::Traces => "ExportTraceServiceRequest",
             Signal::Metrics => "ExportMetricsServiceRequest",
             Signal::Logs => "ExportLogsServiceRequest",
+            Signal::Derived => "derived rows",
         }
     }
 }

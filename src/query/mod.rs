@@ -177,15 +177,6 @@ impl QueryEngine {
         })
     }
 
-    /// Adds a table that is not part of the store (derived tables such as `slo_status`).
-    pub fn register_table(
-        &self,
-        name: &str,
-        table: Arc<dyn datafusion::datasource::TableProvider>,
-    ) -> Result<(), DataFusionError> {
-        self.ctx.register_table(name, table).map(|_| ())
-    }
-
     pub fn limits(&self) -> &QueryLimits {
         &self.limits
     }

@@ -14,20 +14,20 @@ use arrow::array::{
     Array, ArrayRef, AsArray, Float64Builder, RecordBatch, StringBuilder,
     TimestampNanosecondBuilder, UInt64Builder,
 };
-use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::datatypes::{DataType, TimeUnit};
 
-use super::budget::{BudgetTracker, Counts, Evaluation};
-use super::source::MetricSource;
+use super::budget::{BudgetTracker, Counts, EvalPoint, Evaluation, Incident, incidents};
+use super::source::{MetricSource, batched_rollup_sql};
 use super::spec::{Catalog, RatioMetric, Slo};
 use crate::query::{QueryEngine, QueryError};
+use crate::store::Table;
+use crate::store::schema::SLO_BURN_WINDOWS;
+use tracing::warn;
 
 /// Minutes before the last step that every step rolls up again, for late telemetry.
 pub const LATE_MINUTES: i64 = 5;
 
 const MINUTE: i64 = 60;
-
-/// The burn-rate windows `slo_status` has a column for, besides the SLO period.
-const BURN_COLUMNS: [&str; 7] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum SloError {
@@ -35,6 +35,15 @@ pub enum SloError {
     Rollup { slo: String, source: QueryError },
     #[error("SLO {slo}: rollup query returned {what}")]
     Shape { slo: String, what: String },
+}
+
+/// An incident of one SLO objective.
+#[derive(Debug, Clone)]
+pub struct SloIncident {
+    pub slo: String,
+    pub objective: Option<String>,
+    pub service: Option<String>,
+    pub incident: Incident,
 }
 
 /// One SLO objective and its rollups.
@@ -132,17 +141,22 @@ impl SloEngine {
     }
 
     /// Rolls up the minutes before `now` that are not yet (or only recently) rolled up,
-    /// and returns the status of every objective at the last whole minute.
+    /// and returns the status of every objective at the last whole minute. An SLO whose
+    /// query fails is logged and reported on its older rollups.
     ///
     /// `arrived` is the span of event times of telemetry stored since the last step (see
     /// [`crate::store::Store::take_arrivals`]): minutes that old are rolled up again, so
     /// telemetry that arrives late, or history loaded after the fact, is counted.
-    pub async fn step(
-        &mut self,
-        now: i64,
-        arrived: Option<(i64, i64)>,
-    ) -> Result<RecordBatch, SloError> {
+    pub async fn step(&mut self, now: i64, arrived: Option<(i64, i64)>) -> RecordBatch {
         let end = floor_minute(now);
+        self.catch_up(end, arrived).await;
+        self.status(&[end])
+    }
+
+    /// The rollups of [`SloEngine::step`] without the evaluation: after it, every minute
+    /// before `end` (a minute boundary) that the trackers keep is rolled up, except for
+    /// SLOs whose queries failed; those failures are logged and returned.
+    pub async fn catch_up(&mut self, end: i64, arrived: Option<(i64, i64)>) -> Vec<SloError> {
         let start = match self.rolled_up_to {
             Some(done) => {
                 let recent = done - LATE_MINUTES * MINUTE;
@@ -151,9 +165,12 @@ impl SloEngine {
             }
             None => end - self.lookback_secs(),
         };
-        self.roll_up(start, end).await?;
+        let failures = self.roll_up(start, end).await;
+        for failure in &failures {
+            warn!(error = %failure, "SLO not updated");
+        }
         self.rolled_up_to = Some(end);
-        Ok(self.status(&[end]))
+        failures
     }
 
     /// How far back the trackers keep minutes: the longest SLO period plus alert window.
@@ -166,18 +183,87 @@ impl SloEngine {
     }
 
     /// Counts every objective's good and total events per minute in `[start, end)`.
-    pub async fn roll_up(&mut self, start: i64, end: i64) -> Result<(), SloError> {
+    ///
+    /// Table sources over the same table are counted by one query (see
+    /// [`super::source::batched_rollup_sql`]); when that query fails, each source of the
+    /// group is queried alone so the error names its SLO. Query sources run one by one.
+    ///
+    /// An SLO whose query fails keeps its previous rollups and does not stop the others;
+    /// its error is returned among the failures.
+    pub async fn roll_up(&mut self, start: i64, end: i64) -> Vec<SloError> {
+        let mut failures = Vec::new();
         if start >= end {
-            return Ok(());
+            return failures;
         }
-        for tracked in &mut self.tracked {
-            let (first, second) = match &tracked.slo.indicator.ratio {
-                RatioMetric::GoodTotal { good, total } => (good, total),
-                RatioMetric::BadTotal { bad, total } => (bad, total),
-            };
-            let name = &tracked.slo.name;
-            let side = minute_counts(&self.query, name, first, start, end).await?;
-            let total = minute_counts(&self.query, name, second, start, end).await?;
+        // Every side of every objective: (tracked index, 0 = good or bad side, 1 = total).
+        let sides: Vec<(usize, usize, &MetricSource)> = self
+            .tracked
+            .iter()
+            .enumerate()
+            .flat_map(|(i, tracked)| {
+                let (first, total) = match &tracked.slo.indicator.ratio {
+                    RatioMetric::GoodTotal { good, total } => (good, total),
+                    RatioMetric::BadTotal { bad, total } => (bad, total),
+                };
+                [(i, 0, first), (i, 1, total)]
+            })
+            .collect();
+        let mut groups: BTreeMap<(Table, &str), Vec<usize>> = BTreeMap::new();
+        let mut alone = Vec::new();
+        for (n, (_, _, source)) in sides.iter().enumerate() {
+            match source {
+                MetricSource::Table {
+                    table, time_column, ..
+                } => groups.entry((*table, time_column)).or_default().push(n),
+                MetricSource::Query { .. } => alone.push(n),
+            }
+        }
+        let mut counts: Vec<BTreeMap<i64, u64>> = vec![BTreeMap::new(); sides.len()];
+        for ((table, time_column), members) in groups {
+            let batched: Vec<(&str, Option<&str>)> = members
+                .iter()
+                .filter_map(|&n| match sides[n].2 {
+                    MetricSource::Table { filter, value, .. } => {
+                        Some((filter.as_str(), value.as_deref()))
+                    }
+                    MetricSource::Query { .. } => None,
+                })
+                .collect();
+            let sql = batched_rollup_sql(table, time_column, &batched, start, end);
+            match self.query.sql(&sql).await {
+                Ok(result) => {
+                    let name = |k: usize| self.tracked[sides[members[k]].0].slo.name.clone();
+                    match minute_columns(&result.batches, members.len(), name) {
+                        Ok(found) => {
+                            for (k, found) in found.into_iter().enumerate() {
+                                counts[members[k]] = found;
+                            }
+                        }
+                        Err(_) => alone.extend(members),
+                    }
+                }
+                Err(_) => alone.extend(members),
+            }
+        }
+        let mut failed = vec![false; self.tracked.len()];
+        for n in alone {
+            let (i, _, source) = sides[n];
+            if failed[i] {
+                continue;
+            }
+            match minute_counts(&self.query, &self.tracked[i].slo.name, source, start, end).await {
+                Ok(found) => counts[n] = found,
+                Err(e) => {
+                    failed[i] = true;
+                    failures.push(e);
+                }
+            }
+        }
+        for (i, tracked) in self.tracked.iter_mut().enumerate() {
+            if failed[i] {
+                continue;
+            }
+            let (side, total) = (&counts[2 * i], &counts[2 * i + 1]);
             let good_side = matches!(tracked.slo.indicator.ratio, RatioMetric::GoodTotal { .. });
             let minutes: std::collections::BTreeSet<i64> =
                 side.keys().chain(total.keys()).copied().collect();
@@ -196,7 +282,43 @@ impl SloEngine {
                 let _ = tracked.tracker.record_minute(minute, counts);
             }
         }
-        Ok(())
+        failures
+    }
+
+    /// The incidents (contiguous firing runs) of every objective between `start` and `end`
+    /// (minute boundaries), from one evaluation per minute over the rolled-up minutes.
+    pub fn incidents(&self, start: i64, end: i64) -> Vec<SloIncident> {
+        let (start, end) = (floor_minute(start), floor_minute(end));
+        let mut found = Vec::new();
+        for tracked in &self.tracked {
+            let points: Vec<EvalPoint> = (start / MINUTE..=end / MINUTE)
+                .map(|m| m * MINUTE)
+                .map(|at| EvalPoint {
+                    at,
+                    firing: tracked.tracker.evaluate(at).and_then(|e| e.firing()),
+                })
+                .collect();
+            let lead = tracked
+                .tracker
+                .config()
+                .conditions
+                .iter()
+                .map(|c| c.short_secs)
+                .min()
+                .unwrap_or(0);
+            for incident in incidents(&points, &tracked.tracker, lead) {
+                found.push(SloIncident {
+                    slo: tracked.slo.name.clone(),
+                    objective: tracked.slo.objectives[tracked.objective]
+                        .display_name
+                        .clone(),
+                    service: tracked.slo.service.clone(),
+                    incident,
+                });
+            }
+        }
+        found.sort_by_key(|i| i.incident.start);
+        found
     }
 
     /// `slo_status` rows: one per objective and evaluation instant in `at`.
@@ -227,60 +349,46 @@ async fn minute_counts(
             slo: slo.to_owned(),
             source,
         })?;
-    let shape = |what: &str| SloError::Shape {
-        slo: slo.to_owned(),
-        what: what.to_owned(),
-    };
-    let mut counts = BTreeMap::new();
-    for batch in &result.batches {
+    let mut found = minute_columns(&result.batches, 1, |_| slo.to_owned())?;
+    Ok(found.pop().unwrap_or_default())
+}
+
+/// Reads rollup rows: a minute column, then `n` count columns; returns per column the
+/// events per minute. `slo` names the SLO of column `k` for errors.
+fn minute_columns(
+    batches: &[RecordBatch],
+    n: usize,
+    slo: impl Fn(usize) -> String,
+) -> Result<Vec<BTreeMap<i64, u64>>, SloError> {
+    let shape = |k: usize, what: String| SloError::Shape { slo: slo(k), what };
+    let mut found = vec![BTreeMap::new(); n];
+    for batch in batches {
+        if batch.num_columns() < n + 1 {
+            return Err(shape(
+                0,
+                format!("{} columns, not {}", batch.num_columns(), n + 1),
+            ));
+        }
         let minutes = arrow::compute::cast(
             batch.column(0),
             &DataType::Timestamp(TimeUnit::Second, None),
         )
-        .map_err(|e| shape(&format!("a minute column that is not a timestamp ({e})")))?;
+        .map_err(|e| shape(0, format!("a minute column that is not a timestamp ({e})")))?;
         let minutes = minutes.as_primitive::<arrow::datatypes::TimestampSecondType>();
-        let n = arrow::compute::cast(batch.column(1), &DataType::Int64)
-            .map_err(|e| shape(&format!("a count that is not a number ({e})")))?;
-        let n = n.as_primitive::<arrow::datatypes::Int64Type>();
-        for i in 0..batch.num_rows() {
-            if minutes.is_null(i) || n.is_null(i) {
-                continue;
+        for (k, counts) in found.iter_mut().enumerate() {
+            let column = arrow::compute::cast(batch.column(k + 1), &DataType::Int64)
+                .map_err(|e| shape(k, format!("a count that is not a number ({e})")))?;
+            let column = column.as_primitive::<arrow::datatypes::Int64Type>();
+            for row in 0..batch.num_rows() {
+                if minutes.is_null(row) || column.is_null(row) || column.value(row) <= 0 {
+                    continue;
+                }
+                *counts.entry(floor_minute(minutes.value(row))).or_insert(0) +=
+                    column.value(row) as u64;
             }
-            *counts.entry(floor_minute(minutes.value(i))).or_insert(0) += n.value(i).max(0) as u64;
         }
     }
-    Ok(counts)
-}
-
-/// The columns of `slo_status`.
-pub fn status_schema() -> SchemaRef {
-    let utc = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
-    let mut fields = vec![
-        Field::new("time", utc, false),
-        Field::new("slo", DataType::Utf8, false),
-        Field::new("objective", DataType::Utf8, true),
-        Field::new("service", DataType::Utf8, true),
-        Field::new("target", DataType::Float64, false),
-        Field::new("good", DataType::UInt64, false),
-        Field::new("total", DataType::UInt64, false),
-        Field::new("sli", DataType::Float64, true),
-        Field::new("error_ratio", DataType::Float64, true),
-        Field::new("budget_remaining", DataType::Float64, true),
-        Field::new("consumed_24h", DataType::Float64, true),
-        Field::new("consumption", DataType::Utf8, true),
-        Field::new("policy", DataType::Utf8, false),
-    ];
-    for window in BURN_COLUMNS {
-        fields.push(Field::new(
-            format!("burn_{window}"),
-            DataType::Float64,
-            true,
-        ));
-    }
-    fields.push(Field::new("burn_period", DataType::Float64, true));
-    fields.push(Field::new("firing", DataType::Utf8, true));
-    fields.push(Field::new("runbook_url", DataType::Utf8, true));
-    Arc::new(Schema::new(fields))
+    Ok(found)
 }
 
 #[derive(Default)]
@@ -337,7 +445,7 @@ impl StatusBuilder {
         for (builder, label) in self
             .burns
             .iter_mut()
-            .zip(BURN_COLUMNS.iter().copied().chain(["period"]))
+            .zip(SLO_BURN_WINDOWS.iter().copied().chain(["period"]))
         {
             builder.append_option(
                 evaluation
@@ -370,8 +478,8 @@ impl StatusBuilder {
         }
         columns.push(Arc::new(self.firing.finish()));
         columns.push(Arc::new(self.runbook.finish()));
-        // The builders above follow status_schema() column for column.
-        RecordBatch::try_new(status_schema(), columns)
+        // The builders above follow the slo_status schema column for column.
+        RecordBatch::try_new(Table::SloStatus.schema(), columns)
             .unwrap_or_else(|e| panic!("slo_status rows do not match their schema: {e}"))
     }
 }
@@ -386,62 +494,57 @@ fn policy_name(policy: super::budget::PolicyState) -> &'static str {
     }
 }
 
-/// The `slo_status` table: the rows of recent evaluations, newest last, held in memory
-/// up to a row limit (older rows are recomputed by a backfill, not kept).
-#[derive(Debug)]
-pub struct StatusLog {
-    batches: std::sync::RwLock<std::collections::VecDeque<RecordBatch>>,
-    max_rows: usize,
-}
-
-impl StatusLog {
-    pub fn new(max_rows: usize) -> Arc<StatusLog> {
-        Arc::new(StatusLog {
-            batches: std::sync::RwLock::new(std::collections::VecDeque::new()),
-            max_rows,
-        })
-    }
-
-    /// Appends rows, dropping the oldest batches beyond the row limit.
-    pub fn push(&self, batch: RecordBatch) {
-        if batch.num_rows() == 0 {
-            return;
-        }
-        let mut batches = self.batches.write().unwrap_or_else(|e| e.into_inner());
-        batches.push_back(batch);
-        let mut rows: usize = batches.iter().map(|b| b.num_rows()).sum();
-        while rows > self.max_rows && batches.len() > 1 {
-            if let Some(old) = batches.pop_front() {
-                rows -= old.num_rows();
-            }
-        }
-    }
-
-    fn snapshot(&self) -> Vec<RecordBatch> {
-        let batches = self.batches.read().unwrap_or_else(|e| e.into_inner());
-        batches.iter().cloned().collect()
-    }
-}
-
-#[async_trait::async_trait]
-impl datafusion::datasource::TableProvider for StatusLog {
-    fn schema(&self) -> SchemaRef {
-        status_schema()
-    }
-
-    fn table_type(&self) -> datafusion::datasource::TableType {
-        datafusion::datasource::TableType::Base
-    }
-
-    async fn scan(
-        &self,
-        state: &dyn datafusion::catalog::Session,
-        projection: Option<&Vec<usize>>,
-        filters: &[datafusion::logical_expr::Expr],
-        limit: Option<usize>,
-    ) -> datafusion::error::Result<Arc<dyn datafusion::physical_plan::ExecutionPlan>> {
-        let table =
-            datafusion::datasource::MemTable::try_new(status_schema(), vec![self.snapshot()])?;
-        table.scan(state, projection, filters, limit).await
-    }
+/// Incidents as a table: one row per incident, oldest first.
+pub fn incidents_batch(found: &[SloIncident]) -> RecordBatch {
+    use arrow::array::{BooleanArray, Float64Array, StringArray, TimestampSecondArray};
+    use arrow::datatypes::{Field, Schema};
+    let utc = DataType::Timestamp(TimeUnit::Second, Some("UTC".into()));
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("slo", DataType::Utf8, false),
+        Field::new("objective", DataType::Utf8, true),
+        Field::new("service", DataType::Utf8, true),
+        Field::new("start", utc.clone(), false),
+        Field::new("end", utc, false),
+        Field::new("ongoing", DataType::Boolean, false),
+        Field::new("severity", DataType::Utf8, false),
+        Field::new("budget_consumed", DataType::Float64, true),
+        Field::new("postmortem_required", DataType::Boolean, false),
+    ]));
+    let text = |f: &dyn Fn(&SloIncident) -> Option<&str>| -> ArrayRef {
+        Arc::new(found.iter().map(f).collect::<StringArray>())
+    };
+    let times = |f: &dyn Fn(&Incident) -> i64| -> ArrayRef {
+        Arc::new(
+            TimestampSecondArray::from(found.iter().map(|i| f(&i.incident)).collect::<Vec<_>>())
+                .with_timezone("UTC"),
+        )
+    };
+    let columns: Vec<ArrayRef> = vec![
+        text(&|i| Some(&i.slo)),
+        text(&|i| i.objective.as_deref()),
+        text(&|i| i.service.as_deref()),
+        times(&|i| i.start),
+        times(&|i| i.end),
+        Arc::new(
+            found
+                .iter()
+                .map(|i| Some(i.incident.open))
+                .collect::<BooleanArray>(),
+        ),
+        text(&|i| Some(i.incident.severity.name())),
+        Arc::new(
+            found
+                .iter()
+                .map(|i| i.incident.budget_consumed)
+                .collect::<Float64Array>(),
+        ),
+        Arc::new(
+            found
+                .iter()
+                .map(|i| Some(i.incident.postmortem_required))
+                .collect::<BooleanArray>(),
+        ),
+    ];
+    RecordBatch::try_new(schema, columns)
+        .unwrap_or_else(|e| panic!("incident rows do not match their schema: {e}"))
 }

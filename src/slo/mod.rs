@@ -5,12 +5,17 @@
 //! - [`window`] owns durations, rolling windows and calendar periods in a time zone.
 //! - [`budget`] owns the arithmetic over per-minute `(good, total)` rollups.
 //!
-//! Nothing here touches storage or the query engine: the caller runs
-//! [`source::MetricSource::rollup_sql`] for the good (or bad) and total sides, feeds each minute
-//! to a [`budget::BudgetTracker`] built from [`spec::Slo::tracker_config`], and evaluates.
+//! - [`engine`] runs [`source::MetricSource::rollup_sql`] for the good (or bad) and total
+//!   sides through the query engine, feeds each minute to a [`budget::BudgetTracker`] built
+//!   from [`spec::Slo::tracker_config`], and reads evaluations out as `slo_status` rows.
+//! - [`job`] writes those rows through the store: on a schedule in `vigil serve`, and
+//!   for a past range in `vigil slo backfill`.
+//!
+//! `spec`, `window` and `budget` touch neither storage nor the query engine.
 
 pub mod budget;
 pub mod engine;
+pub mod job;
 pub mod source;
 pub mod spec;
 pub mod window;

@@ -271,6 +271,37 @@ impl MetricSource {
     }
 }
 
+/// One query rolling up several `Table` sources over the same table and time column:
+/// `minute` then one BIGINT column `n0`, `n1`, … per source, in the order given, each what
+/// that source's [`MetricSource::rollup_sql`] would count (0 where it has no events).
+/// Scanning once for many SLOs is what keeps the per-minute step cheap.
+pub fn batched_rollup_sql(
+    table: Table,
+    time_column: &str,
+    sources: &[(&str, Option<&str>)],
+    start: i64,
+    end: i64,
+) -> String {
+    let (from, to) = (timestamp_literal(start), timestamp_literal(end));
+    let columns: Vec<String> = sources
+        .iter()
+        .enumerate()
+        .map(|(i, (filter, value))| match value {
+            None => format!("count(*) FILTER (WHERE (\n{filter}\n)) AS n{i}"),
+            Some(expr) => format!(
+                "CAST(round(coalesce(sum(CAST((\n{expr}\n) AS DOUBLE)) FILTER (WHERE (\n{filter}\n)), 0)) AS BIGINT) AS n{i}"
+            ),
+        })
+        .collect();
+    format!(
+        "SELECT date_trunc('minute', {time_column}) AS minute, {}\n\
+         FROM {table}\n\
+         WHERE {time_column} >= {from} AND {time_column} < {to}\n\
+         GROUP BY 1",
+        columns.join(",\n")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -24,6 +24,7 @@
 //! - On open, files of an interrupted flush (seq > checkpoint) and `.tmp` files are
 //!   deleted and the WAL is replayed from the checkpoint, so replay never duplicates.
 
+pub mod derived;
 pub mod flush;
 pub mod layout;
 pub mod recovery;
@@ -103,6 +104,8 @@ pub enum StoreError {
     Locked { path: PathBuf, lock: PathBuf },
     #[error("cannot replay WAL record {seq}: {message}")]
     Replay { seq: u64, message: String },
+    #[error("cannot encode {table} rows for the write-ahead log: {message}")]
+    Encode { table: Table, message: String },
 }
 
 static OVERLOAD_LOG: crate::logging::RateLimit = crate::logging::RateLimit::new();
@@ -110,7 +113,7 @@ static OVERLOAD_LOG: crate::logging::RateLimit = crate::logging::RateLimit::new(
 /// Rows per table, oldest first.
 #[derive(Debug, Default)]
 struct Buffers {
-    tables: [Vec<RecordBatch>; 6],
+    tables: [Vec<RecordBatch>; Table::ALL.len()],
     bytes: usize,
     since: Option<Instant>,
 }
@@ -305,6 +308,19 @@ impl Store {
             .take()
     }
 
+    /// Makes rows Vigil derived durable and visible in `table`, like an export.
+    pub async fn append_derived(&self, table: Table, rows: RecordBatch) -> Result<(), StoreError> {
+        if rows.num_rows() == 0 {
+            return Ok(());
+        }
+        let payload = derived::encode(table, &rows).map_err(|e| StoreError::Encode {
+            table,
+            message: e.to_string(),
+        })?;
+        self.append(Signal::Derived, payload.into(), vec![(table, rows)])
+            .await
+    }
+
     /// Makes an export durable and visible. `payload` is the request as protobuf, written
     /// to the WAL; `batches` are its rows. Returns once the WAL write is fsynced.
     pub async fn append(
@@ -360,7 +376,7 @@ impl Store {
 
     /// Writes everything buffered to Parquet now. Returns the checkpoint reached, or
     /// `None` when there was nothing to write.
-    async fn flush(&self) -> Result<Option<u64>, FlushFailure> {
+    pub async fn flush(&self) -> Result<Option<u64>, FlushFailure> {
         // Finish a flush that failed earlier before starting a new one.
         if self.shared.lock().flushing.is_some() {
             self.write_flushing().await?;
@@ -431,6 +447,32 @@ impl Store {
         Ok(Some(seq))
     }
 
+    /// Deletes the committed rows of derived `table` from the hour of `from_nanos` on,
+    /// after flushing, so they can be recomputed. The caller must be the only writer of
+    /// that table meanwhile (rows it appends concurrently may be lost). Returns the number
+    /// of files removed.
+    pub async fn truncate_derived(
+        &self,
+        table: Table,
+        from_nanos: i64,
+    ) -> Result<usize, TruncateError> {
+        if !table.is_derived() {
+            return Err(TruncateError::Telemetry(table));
+        }
+        self.flush().await?;
+        let from_hour = layout::hour_of(from_nanos);
+        let (files, _) = layout::scan_table(&self.shared.dir, table).map_err(TruncateError::Io)?;
+        let mut removed = 0;
+        for file in files
+            .iter()
+            .filter(|f| f.hour.is_some_and(|h| h >= from_hour))
+        {
+            std::fs::remove_file(&file.path).map_err(TruncateError::Io)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
     fn should_flush(&self) -> bool {
         let state = self.shared.lock();
         if state.flushing.is_some() {
@@ -476,6 +518,16 @@ impl Store {
             }
         }
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TruncateError {
+    #[error("{0} holds telemetry, which Vigil never deletes to recompute")]
+    Telemetry(Table),
+    #[error("cannot flush before truncating: {0}")]
+    Flush(#[from] FlushFailure),
+    #[error("cannot remove derived rows: {0}")]
+    Io(std::io::Error),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -733,7 +785,11 @@ fn replay(
             if entry.seq <= checkpoint || failure.is_some() {
                 return;
             }
-            match decode(entry.signal, entry.payload) {
+            let rows = match entry.signal {
+                Signal::Derived => derived::decode(entry.payload),
+                signal => decode(signal, entry.payload),
+            };
+            match rows {
                 Ok(batches) => {
                     replayed += 1;
                     let bytes = batches.iter().map(|(_, b)| b.get_array_memory_size()).sum();
@@ -847,7 +903,7 @@ impl TableSource for ReadOnlyStore {
 fn event_time_span(batches: &[(Table, RecordBatch)]) -> Option<(i64, i64)> {
     use arrow::array::AsArray;
     let mut span: Option<(i64, i64)> = None;
-    for (table, batch) in batches {
+    for (table, batch) in batches.iter().filter(|(t, _)| !t.is_derived()) {
         let Some(column) = batch.column_by_name(table.time_column()) else {
             continue;
         };

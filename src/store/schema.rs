@@ -16,7 +16,9 @@ use std::sync::{Arc, LazyLock};
 
 use arrow::datatypes::{DataType, Field, Fields, Schema, SchemaRef, TimeUnit};
 
-/// The tables Vigil stores telemetry in. The order is the WAL's and the catalog's.
+/// The tables Vigil stores: telemetry as received, then results Vigil derives from it
+/// (written back through the same WAL and Parquet path). The order is the WAL's and the
+/// catalog's; new tables go at the end.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Table {
     Spans,
@@ -25,6 +27,8 @@ pub enum Table {
     Histograms,
     ExpHistograms,
     Summaries,
+    /// One row per SLO objective and evaluation (see `slo::engine`).
+    SloStatus,
 }
 
 impl std::fmt::Display for Table {
@@ -34,13 +38,14 @@ impl std::fmt::Display for Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 6] = [
+    pub const ALL: [Table; 7] = [
         Table::Spans,
         Table::Logs,
         Table::Metrics,
         Table::Histograms,
         Table::ExpHistograms,
         Table::Summaries,
+        Table::SloStatus,
     ];
 
     /// The SQL name of the table, also its directory under the data directory.
@@ -52,7 +57,13 @@ impl Table {
             Table::Histograms => "histograms",
             Table::ExpHistograms => "exp_histograms",
             Table::Summaries => "summaries",
+            Table::SloStatus => "slo_status",
         }
+    }
+
+    /// Whether Vigil writes this table itself (its rows are not OTLP telemetry).
+    pub fn is_derived(self) -> bool {
+        matches!(self, Table::SloStatus)
     }
 
     /// The table of that SQL name.
@@ -73,7 +84,7 @@ impl Table {
     }
 
     pub fn schema(self) -> SchemaRef {
-        static SCHEMAS: LazyLock<[SchemaRef; 6]> = LazyLock::new(|| {
+        static SCHEMAS: LazyLock<[SchemaRef; 7]> = LazyLock::new(|| {
             [
                 spans_schema(),
                 logs_schema(),
@@ -81,6 +92,7 @@ impl Table {
                 histograms_schema(),
                 exp_histograms_schema(),
                 summaries_schema(),
+                slo_status_schema(),
             ]
         });
         SCHEMAS[self.index()].clone()
@@ -286,4 +298,33 @@ fn summaries_schema() -> SchemaRef {
         list_of("quantiles", DataType::Float64),
         list_of("quantile_values", DataType::Float64),
     ])
+}
+
+/// The burn-rate windows `slo_status` has a `burn_<window>` column for, besides the SLO
+/// period (`burn_period`).
+pub const SLO_BURN_WINDOWS: [&str; 7] = ["5m", "30m", "1h", "2h", "6h", "1d", "3d"];
+
+fn slo_status_schema() -> SchemaRef {
+    let mut fields = vec![
+        Field::new("time", timestamp_type(), false),
+        Field::new("slo", DataType::Utf8, false),
+        text("objective"),
+        text("service"),
+        Field::new("target", DataType::Float64, false),
+        Field::new("good", DataType::UInt64, false),
+        Field::new("total", DataType::UInt64, false),
+        f64_col("sli"),
+        f64_col("error_ratio"),
+        f64_col("budget_remaining"),
+        f64_col("consumed_24h"),
+        text("consumption"),
+        Field::new("policy", DataType::Utf8, false),
+    ];
+    for window in SLO_BURN_WINDOWS {
+        fields.push(f64_col(&format!("burn_{window}")));
+    }
+    fields.push(f64_col("burn_period"));
+    fields.push(text("firing"));
+    fields.push(text("runbook_url"));
+    Arc::new(Schema::new(fields))
 }

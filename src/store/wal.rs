@@ -32,12 +32,14 @@ const HEADER_LEN: usize = 4 + 4 + 8 + 1;
 /// A record larger than this is corruption, not data (requests are capped far below).
 const MAX_RECORD: usize = 1 << 30;
 
-/// The OTLP signal a WAL record holds.
+/// What a WAL record holds: an OTLP export of one signal, or derived rows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Signal {
     Traces = 1,
     Metrics = 2,
     Logs = 3,
+    /// Rows Vigil derived itself (SLO status and the like), encoded by `store::derived`.
+    Derived = 4,
 }
 
 impl Signal {
@@ -46,6 +48,7 @@ impl Signal {
             1 => Some(Signal::Traces),
             2 => Some(Signal::Metrics),
             3 => Some(Signal::Logs),
+            4 => Some(Signal::Derived),
             _ => None,
         }
     }

@@ -1,0 +1,183 @@
+//! The SLO job: writes `slo_status` through the store, so its rows are as durable and
+//! queryable as telemetry.
+//!
+//! - [`run`] is the loop inside `vigil serve`: each interval it rolls up new minutes and
+//!   appends one row per objective for every minute boundary not yet written. On start it
+//!   fills the gap since the last stored row (at most `history` back), so a restart
+//!   neither repeats nor skips minutes.
+//! - [`backfill`] recomputes a past range (`vigil slo backfill --since 30d`): it deletes
+//!   the stored rows from the range's first hour on and writes them again.
+//!
+//! A row at time `t` describes the data before `t`: it is what an evaluation at `t`
+//! concluded. Rows already written are not rewritten when late telemetry changes a past
+//! minute; a backfill does that.
+
+use std::time::Duration;
+
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use super::engine::SloEngine;
+use crate::query::{QueryEngine, QueryError};
+use crate::store::{Store, StoreError, Table, TruncateError};
+
+const MINUTE: i64 = 60;
+
+/// Minutes of status computed and written at a time while recomputing a range.
+const CHUNK_MINUTES: i64 = 360;
+
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error("cannot write slo_status: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot clear slo_status before recomputing it: {0}")]
+    Truncate(#[from] TruncateError),
+    #[error("cannot read slo_status: {0}")]
+    Query(#[from] QueryError),
+}
+
+fn floor_minute(t: i64) -> i64 {
+    t.div_euclid(MINUTE) * MINUTE
+}
+
+/// The time (unix seconds) of the newest `slo_status` row, if any.
+pub async fn last_status_time(query: &QueryEngine) -> Result<Option<i64>, QueryError> {
+    use arrow::array::{Array, AsArray};
+    let result = query
+        .sql("SELECT CAST(max(time) AS BIGINT) FROM slo_status")
+        .await?;
+    let newest = result
+        .batches
+        .iter()
+        .filter(|b| b.num_rows() > 0)
+        .find_map(|b| {
+            let column = b
+                .column(0)
+                .as_primitive_opt::<arrow::datatypes::Int64Type>()?;
+            (!column.is_null(0)).then(|| column.value(0))
+        });
+    Ok(newest.map(|nanos| nanos.div_euclid(1_000_000_000)))
+}
+
+/// Writes a status row per objective for every minute boundary in `(from, to]`, rolling
+/// up as it goes. `progress` is told each minute boundary reached. Returns the rows
+/// written.
+pub async fn recompute(
+    slos: &mut SloEngine,
+    store: &Store,
+    from: i64,
+    to: i64,
+    progress: &mut (dyn FnMut(i64) + Send),
+) -> Result<u64, JobError> {
+    let (from, to) = (floor_minute(from), floor_minute(to));
+    slos.catch_up(from, None).await;
+    let mut rows = 0;
+    let mut done = from;
+    while done < to {
+        let chunk_end = (done + CHUNK_MINUTES * MINUTE).min(to);
+        slos.catch_up(chunk_end, None).await;
+        let at: Vec<i64> = (done / MINUTE + 1..=chunk_end / MINUTE)
+            .map(|m| m * MINUTE)
+            .collect();
+        let batch = slos.status(&at);
+        rows += batch.num_rows() as u64;
+        store.append_derived(Table::SloStatus, batch).await?;
+        done = chunk_end;
+        progress(done);
+    }
+    Ok(rows)
+}
+
+/// Deletes `slo_status` from the hour of `since` on and computes it again up to `now`.
+/// Returns the first recomputed minute and the rows written. The caller must hold the
+/// store alone (no server on the data directory).
+pub async fn backfill(
+    slos: &mut SloEngine,
+    store: &Store,
+    since: i64,
+    now: i64,
+    progress: &mut (dyn FnMut(i64) + Send),
+) -> Result<(i64, u64), JobError> {
+    let from = since.div_euclid(3600) * 3600;
+    store
+        .truncate_derived(Table::SloStatus, from.saturating_mul(1_000_000_000))
+        .await?;
+    // Rows are written for minute boundaries after `from`; the boundary `from` itself
+    // belongs to the deleted hour too.
+    let rows = recompute(slos, store, from - MINUTE, now, progress).await?;
+    store
+        .flush()
+        .await
+        .map_err(|e| JobError::Truncate(TruncateError::Flush(e)))?;
+    Ok((from, rows))
+}
+
+/// Evaluates every SLO each `interval` into `slo_status` until `stop` fires, after
+/// filling the gap since the newest stored row (at most `history` back).
+pub async fn run(
+    mut slos: SloEngine,
+    store: Store,
+    query: QueryEngine,
+    interval: Duration,
+    history: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    // The newest minute boundary with rows; None until the gap is filled.
+    let mut written: Option<i64> = None;
+    loop {
+        let now = crate::server::unix_now();
+        let end = floor_minute(now);
+        let started = std::time::Instant::now();
+        let result = match written {
+            None => fill_gap(&mut slos, &store, &query, end, history).await,
+            Some(last) => step(&mut slos, &store, now, last).await,
+        };
+        match result {
+            Ok(rows) => {
+                if written.is_none() {
+                    info!(
+                        objectives = slos.objectives(),
+                        rows,
+                        ms = started.elapsed().as_millis() as u64,
+                        "SLO rollups computed and slo_status filled in"
+                    );
+                }
+                written = Some(end);
+            }
+            Err(e) => warn!(error = %e, "SLO evaluation failed; retrying next interval"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {}
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Rows for the minutes since the newest stored row, bounded by `history`.
+async fn fill_gap(
+    slos: &mut SloEngine,
+    store: &Store,
+    query: &QueryEngine,
+    end: i64,
+    history: Duration,
+) -> Result<u64, JobError> {
+    let oldest = end - history.as_secs() as i64;
+    let from = last_status_time(query)
+        .await?
+        .map_or(oldest, |last| last.max(oldest));
+    let rows = recompute(slos, store, from.min(end), end, &mut |_| {}).await?;
+    Ok(rows)
+}
+
+/// One scheduled evaluation: rolls up what arrived and writes the minutes after `last`.
+async fn step(slos: &mut SloEngine, store: &Store, now: i64, last: i64) -> Result<u64, JobError> {
+    let end = floor_minute(now);
+    slos.catch_up(end, store.take_arrivals()).await;
+    let at: Vec<i64> = (last / MINUTE + 1..=end / MINUTE)
+        .map(|m| m * MINUTE)
+        .collect();
+    let batch = slos.status(&at);
+    let rows = batch.num_rows() as u64;
+    store.append_derived(Table::SloStatus, batch).await?;
+    Ok(rows)
+}
