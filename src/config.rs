@@ -38,6 +38,24 @@
 //! interval = "60s"
 //! history = "24h"                  # on start, fill slo_status gaps at most this far back
 //!
+//! [alerts]                         # every SLO burn becomes an alert (table alerts)
+//! min_firing = "5m"                # once firing, an alert stays firing this long at least
+//! resend_interval = "1m"           # firing alerts re-sent to Alertmanager (under its 5m)
+//! pending_for = "0s"               # a condition must hold this long before it fires
+//! # external_url = "http://vigil.example.com:4318"   # base of generatorURL links
+//! retry_initial = "1s"             # delivery retries back off from this …
+//! retry_max = "1m"                 # … up to this
+//! timeout = "10s"                  # per delivery request
+//! # [[alerts.alertmanager]]        # Prometheus Alertmanager API v2; repeatable
+//! # url = "http://127.0.0.1:9093"
+//! # token_env = "AM_TOKEN"         # or username + password_env / password_file
+//! # [alerts.grafana]               # annotations on dashboards
+//! # url = "http://127.0.0.1:3000"
+//! # token_env = "GRAFANA_TOKEN"    # a service-account token; or token_file
+//! # [[alerts.webhook]]             # Alertmanager webhook body; repeatable
+//! # name = "ops-bot"
+//! # url = "http://127.0.0.1:8080/hook"
+//!
 //! [log]
 //! format = "text"                  # or "json"
 //! level = "info"                   # a tracing filter, e.g. "info,vigil=debug"
@@ -72,6 +90,7 @@ pub struct Config {
     pub query: QueryConfig,
     pub postgres: PostgresConfig,
     pub slo: SloConfig,
+    pub alerts: crate::alert::AlertsConfig,
     pub log: LogConfig,
 }
 
@@ -84,6 +103,7 @@ impl Default for Config {
             query: QueryConfig::default(),
             postgres: PostgresConfig::default(),
             slo: SloConfig::default(),
+            alerts: crate::alert::AlertsConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -331,6 +351,7 @@ impl Config {
             return Err("slo.interval must be at least 1s".into());
         }
         self.postgres.validate()?;
+        self.alerts.validate().map_err(|e| e.to_string())?;
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(format!(
                 "log.level {:?} is not a valid filter (e.g. \"info\" or \"info,vigil=debug\"): {e}",

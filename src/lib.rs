@@ -6,6 +6,7 @@
 
 #![deny(missing_debug_implementations, unreachable_pub)]
 
+pub mod alert;
 pub mod config;
 pub mod http_server;
 pub mod logging;

@@ -69,6 +69,25 @@ enum Command {
         #[command(subcommand)]
         command: SloCommand,
     },
+    /// Alerts Vigil raised: the open ones, or lifecycle figures with `stats`.
+    Alerts {
+        #[command(subcommand)]
+        command: Option<AlertsCommand>,
+        #[command(flatten)]
+        reader: ReaderArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum AlertsCommand {
+    /// Alerts fired, MTTA, MTTR and the share bots handled, per severity.
+    Stats {
+        /// How far back to look, e.g. 30d.
+        #[arg(long, value_parser = HumanDuration::parse, default_value = "30d")]
+        since: HumanDuration,
+        #[command(flatten)]
+        reader: ReaderArgs,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -234,6 +253,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 config,
                 vigil::server::shutdown_signal(),
             ))?;
+        }
+        Command::Alerts { command, reader } => {
+            let (sql, reader) = match command {
+                None => (vigil::alert::table::OPEN_ALERTS_SQL.to_owned(), reader),
+                Some(AlertsCommand::Stats { since, reader }) => {
+                    (vigil::alert::table::stats_sql(since.0.as_secs()), reader)
+                }
+            };
+            let (_, engine) = open_reader(&reader, cli.log_format)?;
+            let result = runtime.block_on(engine.sql(&sql))?;
+            print_result(&result, reader.format)?;
         }
         Command::Sql { query, reader } => {
             let (_, engine) = open_reader(&reader, cli.log_format)?;

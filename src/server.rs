@@ -35,6 +35,8 @@ pub enum ServeError {
     Postgres(#[from] crate::postgres::PostgresError),
     #[error("invalid SLO specs:\n{0}")]
     Slo(#[from] crate::slo::spec::SpecErrors),
+    #[error("cannot start alerting: {0}")]
+    Alerts(#[from] crate::alert::StartError),
 }
 
 async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, ServeError> {
@@ -165,9 +167,20 @@ impl Server {
         let (flusher_stop, flusher_rx) = watch::channel(false);
         let flusher = tokio::spawn(store.clone().run_flusher(flusher_rx));
 
+        let mut alert_config = config.alerts.clone();
+        if alert_config.external_url.is_none()
+            && let Ok(addr) = http_listener.local_addr()
+        {
+            alert_config.external_url = Some(format!("http://{addr}"));
+        }
+        let (alerts, dispatcher) =
+            crate::alert::start(&alert_config, &config.data_dir.join("_alerts"))?;
+        let alerts = Arc::new(std::sync::Mutex::new(alerts));
+
         let app = Router::new()
             .merge(otlp::http::routes(store.clone(), max_request))
             .merge(query::http::routes(engine.clone()))
+            .merge(crate::alert::http::routes(alerts.clone(), store.clone()))
             .route("/health", get(|| async { "ok\n" }));
         if let Ok(addr) = http_listener.local_addr() {
             info!(%addr, "HTTP listening (OTLP /v1/traces, /v1/metrics, /v1/logs; SQL /api/v1/query)");
@@ -190,6 +203,7 @@ impl Server {
                 slos,
                 store.clone(),
                 engine.clone(),
+                Some(alerts.clone()),
                 config.slo.interval.0,
                 config.slo.history.0,
                 stop_rx.clone(),
@@ -216,6 +230,8 @@ impl Server {
         if let Some(slo) = slo {
             let _ = slo.await;
         }
+        // Deliveries still queued stay in the outbox and go out after the next start.
+        dispatcher.stop().await;
         if let Some(postgres) = postgres {
             let _ = postgres.await;
         }

@@ -1,7 +1,8 @@
 //! `POST /api/v1/query`: SQL over HTTP, answered with JSON rows, CSV or Arrow.
 //!
 //! Request: `{"sql": "SELECT …"}` (JSON when declared so or when the body starts with
-//! `{`), or the SQL as a plain-text body. The response format follows `Accept`:
+//! `{`), or the SQL as a plain-text body. `GET /api/v1/query?sql=…` answers the same, so
+//! a query can be a link (alerts carry one as `generatorURL`). The response format follows `Accept`:
 //! - `application/json` (the default):
 //!   `{"columns": [{"name", "type"}], "rows": [{…}], "row_count": n}`;
 //! - `text/csv`: a header line, then one line per row;
@@ -13,7 +14,7 @@
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use bytes::Bytes;
@@ -23,7 +24,7 @@ use super::{QueryEngine, QueryError, format};
 
 pub fn routes(engine: QueryEngine) -> Router {
     Router::new()
-        .route("/api/v1/query", post(query))
+        .route("/api/v1/query", post(query).get(query_link))
         .with_state(engine)
 }
 
@@ -71,7 +72,26 @@ async fn query(State(engine): State<QueryEngine>, headers: HeaderMap, body: Byte
             Err(_) => return error(StatusCode::BAD_REQUEST, "request body is not UTF-8".into()),
         }
     };
-    let result = match engine.sql(&sql).await {
+    answer(&engine, &headers, &sql).await
+}
+
+/// `GET /api/v1/query?sql=…`.
+async fn query_link(State(engine): State<QueryEngine>, headers: HeaderMap, uri: Uri) -> Response {
+    let sql = url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .find(|(key, _)| key == "sql")
+        .map(|(_, sql)| sql.into_owned());
+    match sql {
+        Some(sql) => answer(&engine, &headers, &sql).await,
+        None => error(
+            StatusCode::BAD_REQUEST,
+            "the query string needs a sql parameter".into(),
+        ),
+    }
+}
+
+/// Runs `sql` and encodes the result as `headers` accept.
+async fn answer(engine: &QueryEngine, headers: &HeaderMap, sql: &str) -> Response {
+    let result = match engine.sql(sql).await {
         Ok(result) => result,
         Err(e @ QueryError::Refused(_)) => return error(StatusCode::FORBIDDEN, e.to_string()),
         Err(e @ QueryError::MemoryLimit(_)) => {
@@ -86,7 +106,7 @@ async fn query(State(engine): State<QueryEngine>, headers: HeaderMap, body: Byte
         }
         Err(e) => return error(StatusCode::BAD_REQUEST, e.to_string()),
     };
-    match accepted(&headers) {
+    match accepted(headers) {
         Accepted::Json => {}
         Accepted::Csv => return encoded(&result, format::Format::Csv, "text/csv; charset=utf-8"),
         Accepted::Arrow => return arrow_stream(&result),

@@ -154,17 +154,18 @@ impl SloEngine {
     }
 
     /// The rollups of [`SloEngine::step`] without the evaluation: after it, every minute
-    /// before `end` (a minute boundary) that the trackers keep is rolled up, except for
-    /// SLOs whose queries failed; those failures are logged and returned.
+    /// before `end` that the trackers keep is rolled up, except for SLOs whose queries
+    /// failed; those failures are logged and returned. An `end` inside a minute rolls up
+    /// that minute so far; the next call counts it again whole.
     pub async fn catch_up(&mut self, end: i64, arrived: Option<(i64, i64)>) -> Vec<SloError> {
-        let start = match self.rolled_up_to {
+        let start = floor_minute(match self.rolled_up_to {
             Some(done) => {
                 let recent = done - LATE_MINUTES * MINUTE;
                 let late = arrived.map_or(recent, |(first, _)| floor_minute(first));
                 recent.min(late).max(end - self.lookback_secs()).min(end)
             }
             None => end - self.lookback_secs(),
-        };
+        });
         let failures = self.roll_up(start, end).await;
         for failure in &failures {
             warn!(error = %failure, "SLO not updated");
@@ -319,6 +320,17 @@ impl SloEngine {
         }
         found.sort_by_key(|i| i.incident.start);
         found
+    }
+
+    /// The alert signal of every objective with a burn-rate condition firing at `at`.
+    pub fn burn_signals(&self, at: i64) -> Vec<crate::alert::Signal> {
+        self.tracked
+            .iter()
+            .filter_map(|t| {
+                let evaluation = t.tracker.evaluate(at)?;
+                super::alerting::burn_signal(&t.slo, t.objective, &evaluation)
+            })
+            .collect()
     }
 
     /// `slo_status` rows: one per objective and evaluation instant in `at`.
@@ -484,7 +496,7 @@ impl StatusBuilder {
     }
 }
 
-fn policy_name(policy: super::budget::PolicyState) -> &'static str {
+pub(crate) fn policy_name(policy: super::budget::PolicyState) -> &'static str {
     use super::budget::PolicyState;
     match policy {
         PolicyState::Healthy => "healthy",

@@ -11,6 +11,11 @@
 //! A row at time `t` describes the data before `t`: it is what an evaluation at `t`
 //! concluded. Rows already written are not rewritten when late telemetry changes a past
 //! minute; a backfill does that.
+//!
+//! With an alert engine, each scheduled evaluation (not the gap fill or a backfill, which
+//! describe the past) also sends every firing burn condition to it as a signal and writes
+//! the transitions to `alerts`. Alerts see the minute in progress: the rollup reaches up to
+//! now, so a burst of errors is noticed within one interval, not at the next minute.
 
 use std::time::Duration;
 
@@ -18,10 +23,14 @@ use tokio::sync::watch;
 use tracing::{info, warn};
 
 use super::engine::SloEngine;
+use crate::alert::http::SharedEngine;
 use crate::query::{QueryEngine, QueryError};
 use crate::store::{Store, StoreError, Table, TruncateError};
 
 const MINUTE: i64 = 60;
+
+/// The alert engine's name for the SLO job's evaluations.
+const SOURCE: &str = "slo";
 
 /// Minutes of status computed and written at a time while recomputing a range.
 const CHUNK_MINUTES: i64 = 360;
@@ -34,6 +43,8 @@ pub enum JobError {
     Truncate(#[from] TruncateError),
     #[error("cannot read slo_status: {0}")]
     Query(#[from] QueryError),
+    #[error("alert evaluation failed: {0}")]
+    Alert(String),
 }
 
 fn floor_minute(t: i64) -> i64 {
@@ -118,6 +129,7 @@ pub async fn run(
     mut slos: SloEngine,
     store: Store,
     query: QueryEngine,
+    alerts: Option<SharedEngine>,
     interval: Duration,
     history: Duration,
     mut stop: watch::Receiver<bool>,
@@ -130,7 +142,7 @@ pub async fn run(
         let started = std::time::Instant::now();
         let result = match written {
             None => fill_gap(&mut slos, &store, &query, end, history).await,
-            Some(last) => step(&mut slos, &store, now, last).await,
+            Some(last) => step(&mut slos, &store, alerts.as_ref(), now, last).await,
         };
         match result {
             Ok(rows) => {
@@ -169,15 +181,51 @@ async fn fill_gap(
     Ok(rows)
 }
 
-/// One scheduled evaluation: rolls up what arrived and writes the minutes after `last`.
-async fn step(slos: &mut SloEngine, store: &Store, now: i64, last: i64) -> Result<u64, JobError> {
+/// One scheduled evaluation: rolls up what arrived, writes the minutes after `last`, and
+/// evaluates the alerts.
+async fn step(
+    slos: &mut SloEngine,
+    store: &Store,
+    alerts: Option<&SharedEngine>,
+    now: i64,
+    last: i64,
+) -> Result<u64, JobError> {
     let end = floor_minute(now);
-    slos.catch_up(end, store.take_arrivals()).await;
+    slos.catch_up(now, store.take_arrivals()).await;
     let at: Vec<i64> = (last / MINUTE + 1..=end / MINUTE)
         .map(|m| m * MINUTE)
         .collect();
     let batch = slos.status(&at);
     let rows = batch.num_rows() as u64;
     store.append_derived(Table::SloStatus, batch).await?;
+    if let Some(alerts) = alerts {
+        // The evaluation that includes the minute in progress.
+        let signals = slos.burn_signals(end + MINUTE);
+        evaluate_alerts(alerts, store, signals).await?;
+    }
     Ok(rows)
+}
+
+/// Sends `signals` (every firing SLO condition) to the alert engine and writes the
+/// transitions to the `alerts` table.
+async fn evaluate_alerts(
+    alerts: &SharedEngine,
+    store: &Store,
+    signals: Vec<crate::alert::Signal>,
+) -> Result<(), JobError> {
+    let engine = alerts.clone();
+    let transitions = tokio::task::spawn_blocking(move || {
+        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        engine.evaluate(SOURCE, signals, chrono::Utc::now())
+    })
+    .await
+    .map_err(|e| JobError::Alert(e.to_string()))?
+    .map_err(|e| JobError::Alert(e.to_string()))?;
+    if transitions.is_empty() {
+        return Ok(());
+    }
+    let batch = crate::alert::transitions_to_batch(&transitions)
+        .map_err(|e| JobError::Alert(e.to_string()))?;
+    store.append_derived(Table::Alerts, batch).await?;
+    Ok(())
 }

@@ -13,6 +13,7 @@
 //!
 //! `spec`, `window` and `budget` touch neither storage nor the query engine.
 
+pub mod alerting;
 pub mod budget;
 pub mod engine;
 pub mod job;

@@ -29,6 +29,8 @@ pub enum Table {
     Summaries,
     /// One row per SLO objective and evaluation (see `slo::engine`).
     SloStatus,
+    /// One row per alert transition (see `alert::table`).
+    Alerts,
 }
 
 impl std::fmt::Display for Table {
@@ -38,7 +40,7 @@ impl std::fmt::Display for Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 7] = [
+    pub const ALL: [Table; 8] = [
         Table::Spans,
         Table::Logs,
         Table::Metrics,
@@ -46,6 +48,7 @@ impl Table {
         Table::ExpHistograms,
         Table::Summaries,
         Table::SloStatus,
+        Table::Alerts,
     ];
 
     /// The SQL name of the table, also its directory under the data directory.
@@ -58,12 +61,13 @@ impl Table {
             Table::ExpHistograms => "exp_histograms",
             Table::Summaries => "summaries",
             Table::SloStatus => "slo_status",
+            Table::Alerts => "alerts",
         }
     }
 
     /// Whether Vigil writes this table itself (its rows are not OTLP telemetry).
     pub fn is_derived(self) -> bool {
-        matches!(self, Table::SloStatus)
+        matches!(self, Table::SloStatus | Table::Alerts)
     }
 
     /// The table of that SQL name.
@@ -84,7 +88,7 @@ impl Table {
     }
 
     pub fn schema(self) -> SchemaRef {
-        static SCHEMAS: LazyLock<[SchemaRef; 7]> = LazyLock::new(|| {
+        static SCHEMAS: LazyLock<[SchemaRef; 8]> = LazyLock::new(|| {
             [
                 spans_schema(),
                 logs_schema(),
@@ -93,6 +97,7 @@ impl Table {
                 exp_histograms_schema(),
                 summaries_schema(),
                 slo_status_schema(),
+                alerts_schema(),
             ]
         });
         SCHEMAS[self.index()].clone()
@@ -327,4 +332,33 @@ fn slo_status_schema() -> SchemaRef {
     fields.push(text("firing"));
     fields.push(text("runbook_url"));
     Arc::new(Schema::new(fields))
+}
+
+/// The columns of `alerts`, described in `alert::table`.
+fn alerts_schema() -> SchemaRef {
+    let ts = |name: &str, nullable| {
+        Field::new(
+            name,
+            DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into())),
+            nullable,
+        )
+    };
+    let text = |name: &str, nullable| Field::new(name, DataType::Utf8, nullable);
+    Arc::new(Schema::new(vec![
+        ts("time", false),
+        text("fingerprint", false),
+        text("alertname", false),
+        text("state", false),
+        text("severity", false),
+        text("handler", false),
+        text("tier", false),
+        text("slo", true),
+        text("service", true),
+        text("labels", false),
+        text("annotations", false),
+        text("values", false),
+        ts("started_at", false),
+        ts("acknowledged_at", true),
+        text("acknowledged_by", true),
+    ]))
 }

@@ -2,6 +2,8 @@
 //! HTTP requests, and SQL through the server's query API.
 #![allow(dead_code)]
 
+pub mod peers;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -200,6 +202,15 @@ pub fn fixture(path: &str) -> Vec<u8> {
         .join("tests/fixtures/otlp")
         .join(path);
     std::fs::read(&full).unwrap_or_else(|e| panic!("reading {}: {e}", full.display()))
+}
+
+/// GETs `url` and parses the body as JSON, failing on a status other than 200.
+pub fn get_json(url: &str) -> serde_json::Value {
+    let mut response = ureq::get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+    let text = response.body_mut().read_to_string().expect("response body");
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("GET {url}: not JSON ({e}): {text}"))
 }
 
 /// `vigil` as a child process, for tests that kill it or run the CLI.
