@@ -10,6 +10,7 @@ pub mod alert;
 pub mod config;
 pub mod http_server;
 pub mod logging;
+pub mod metrics;
 pub mod models;
 pub mod otlp;
 pub mod postgres;

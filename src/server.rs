@@ -176,11 +176,13 @@ impl Server {
         let (alerts, dispatcher) =
             crate::alert::start(&alert_config, &config.data_dir.join("_alerts"))?;
         let alerts = Arc::new(std::sync::Mutex::new(alerts));
+        let figures = crate::metrics::SharedFigures::default();
 
         let app = Router::new()
             .merge(otlp::http::routes(store.clone(), max_request))
             .merge(query::http::routes(engine.clone()))
             .merge(crate::alert::http::routes(alerts.clone(), store.clone()))
+            .merge(crate::metrics::routes(store.clone(), figures.clone()))
             .route("/health", get(|| async { "ok\n" }));
         if let Ok(addr) = http_listener.local_addr() {
             info!(%addr, "HTTP listening (OTLP /v1/traces, /v1/metrics, /v1/logs; SQL /api/v1/query)");
@@ -203,9 +205,14 @@ impl Server {
                 slos,
                 store.clone(),
                 engine.clone(),
-                Some(alerts.clone()),
-                config.slo.interval.0,
-                config.slo.history.0,
+                crate::slo::job::Outputs {
+                    alerts: Some(alerts.clone()),
+                    figures: figures.clone(),
+                },
+                crate::slo::job::Schedule {
+                    interval: config.slo.interval.0,
+                    history: config.slo.history.0,
+                },
                 stop_rx.clone(),
             )))
         } else {

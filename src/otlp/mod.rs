@@ -307,6 +307,10 @@ pub async fn ingest<E: Export>(
     };
     rejected.merge(request.validate());
     let accepted = request.records();
+    let counted = crate::metrics::signal_index(E::SIGNAL);
+    if let Some(i) = counted {
+        crate::metrics::REJECTED_RECORDS[i].add(rejected.count);
+    }
     if accepted == 0 && rejected.count > 0 {
         return Err(IngestError::AllRejected {
             count: rejected.count,
@@ -338,6 +342,9 @@ pub async fn ingest<E: Export>(
         Bytes::from(request.encode_to_vec())
     };
     store.append(E::SIGNAL, payload, rows).await?;
+    if let Some(i) = counted {
+        crate::metrics::INGESTED_RECORDS[i].add(accepted);
+    }
     debug!(signal = ?E::SIGNAL, accepted, "export stored");
     Ok(Outcome { accepted, rejected })
 }

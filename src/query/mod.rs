@@ -315,6 +315,16 @@ impl QueryEngine {
     /// Runs one read-only SQL statement and collects its rows; the rows count against
     /// the memory limit.
     pub async fn sql(&self, sql: &str) -> Result<QueryResult, QueryError> {
+        let started = Instant::now();
+        let result = self.collect(sql).await;
+        match &result {
+            Ok(_) => crate::metrics::QUERIES.record(started.elapsed()),
+            Err(_) => crate::metrics::QUERY_ERRORS.add(1),
+        }
+        result
+    }
+
+    async fn collect(&self, sql: &str) -> Result<QueryResult, QueryError> {
         let mut statements = self.parse(sql)?;
         if statements.len() != 1 {
             return Err(QueryError::Sql(DataFusionError::Plan(format!(

@@ -333,6 +333,55 @@ impl SloEngine {
             .collect()
     }
 
+    /// Every objective's figures at `at`, for `/metrics`.
+    pub fn figures(&self, at: i64) -> Vec<crate::metrics::SloFigures> {
+        self.tracked
+            .iter()
+            .filter_map(|t| {
+                let evaluation = t.tracker.evaluate(at)?;
+                let period_label = match &t.slo.window {
+                    super::window::TimeWindow::Rolling { duration, .. } => duration.to_string(),
+                    super::window::TimeWindow::Calendar(_) => {
+                        super::window::format_secs(evaluation.period.len_secs())
+                    }
+                };
+                let mut slo = t.slo.name.clone();
+                if t.slo.objectives.len() > 1 {
+                    let objective = &t.slo.objectives[t.objective];
+                    slo = format!(
+                        "{slo}-{}",
+                        objective
+                            .display_name
+                            .clone()
+                            .unwrap_or_else(|| t.objective.to_string())
+                    );
+                }
+                let error_ratios = evaluation
+                    .windows
+                    .iter()
+                    .map(|w| {
+                        let label = if w.label == "period" {
+                            period_label.clone()
+                        } else {
+                            w.label.clone()
+                        };
+                        (label, w.error_ratio)
+                    })
+                    .collect();
+                Some(crate::metrics::SloFigures {
+                    service: t.slo.service.clone().unwrap_or_else(|| t.slo.name.clone()),
+                    slo,
+                    objective: evaluation.objective,
+                    period_days: evaluation.period.len_secs() as f64 / 86_400.0,
+                    period_label,
+                    error_ratios,
+                    current_burn: evaluation.window("5m").and_then(|w| w.burn_rate),
+                    period_burn: evaluation.window("period").and_then(|w| w.burn_rate),
+                })
+            })
+            .collect()
+    }
+
     /// `slo_status` rows: one per objective and evaluation instant in `at`.
     pub fn status(&self, at: &[i64]) -> RecordBatch {
         let mut rows = StatusBuilder::default();

@@ -24,6 +24,7 @@ use tracing::{info, warn};
 
 use super::engine::SloEngine;
 use crate::alert::http::SharedEngine;
+use crate::metrics::SharedFigures;
 use crate::query::{QueryEngine, QueryError};
 use crate::store::{Store, StoreError, Table, TruncateError};
 
@@ -123,17 +124,34 @@ pub async fn backfill(
     Ok((from, rows))
 }
 
+/// Where [`run`] sends what it concludes besides `slo_status`.
+#[derive(Debug)]
+pub struct Outputs {
+    /// Receives every firing burn condition as a signal.
+    pub alerts: Option<SharedEngine>,
+    /// The latest figures of every SLO, for `/metrics`.
+    pub figures: SharedFigures,
+}
+
+/// How often [`run`] evaluates, and how far back it fills a gap on start.
+#[derive(Debug, Clone, Copy)]
+pub struct Schedule {
+    pub interval: Duration,
+    pub history: Duration,
+}
+
 /// Evaluates every SLO each `interval` into `slo_status` until `stop` fires, after
 /// filling the gap since the newest stored row (at most `history` back).
 pub async fn run(
     mut slos: SloEngine,
     store: Store,
     query: QueryEngine,
-    alerts: Option<SharedEngine>,
-    interval: Duration,
-    history: Duration,
+    outputs: Outputs,
+    schedule: Schedule,
     mut stop: watch::Receiver<bool>,
 ) {
+    let Outputs { alerts, figures } = outputs;
+    let Schedule { interval, history } = schedule;
     // The newest minute boundary with rows; None until the gap is filled.
     let mut written: Option<i64> = None;
     loop {
@@ -144,6 +162,8 @@ pub async fn run(
             None => fill_gap(&mut slos, &store, &query, end, history).await,
             Some(last) => step(&mut slos, &store, alerts.as_ref(), now, last).await,
         };
+        let latest = slos.figures(floor_minute(now) + MINUTE);
+        *figures.write().unwrap_or_else(|e| e.into_inner()) = latest;
         match result {
             Ok(rows) => {
                 if written.is_none() {

@@ -436,6 +436,8 @@ impl Store {
             state.flushing.take().map_or(0, |f| f.1.bytes)
         };
         delete_segments_through(&wal::wal_dir(&self.shared.dir), seq);
+        crate::metrics::FLUSHES.record(started.elapsed());
+        crate::metrics::FLUSHED_ROWS.add(rows as u64);
         info!(
             seq,
             rows,

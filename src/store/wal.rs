@@ -240,6 +240,7 @@ impl WalWriter {
         self.pending.extend_from_slice(&seq.to_le_bytes());
         self.pending.push(signal as u8);
         self.pending.extend_from_slice(payload);
+        crate::metrics::WAL_BYTES.add((HEADER_LEN + payload.len()) as u64);
         seq
     }
 
