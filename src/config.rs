@@ -56,6 +56,16 @@
 //! # name = "ops-bot"
 //! # url = "http://127.0.0.1:8080/hook"
 //!
+//! [anomalies]
+//! enabled = true                   # score watched series every [slo] interval
+//! detector = "ensemble"
+//! threshold = 0.1199               # anomalies at or above this score (table anomalies)
+//! major_score = 0.5                # SEV3 at or above this, SEV4 below; SEV2 if the SLO burns
+//! warmup = "3d"                    # history a fresh detector learns from
+//! # [[anomalies.series]]           # replaces the default SQL series
+//! # name = "tokens_per_bot"
+//! # query = "SELECT date_trunc('minute', time) AS minute, … AS key, sum(value) AS value …"
+//!
 //! [log]
 //! format = "text"                  # or "json"
 //! level = "info"                   # a tracing filter, e.g. "info,vigil=debug"
@@ -91,6 +101,7 @@ pub struct Config {
     pub postgres: PostgresConfig,
     pub slo: SloConfig,
     pub alerts: crate::alert::AlertsConfig,
+    pub anomalies: AnomaliesConfig,
     pub log: LogConfig,
 }
 
@@ -104,6 +115,7 @@ impl Default for Config {
             postgres: PostgresConfig::default(),
             slo: SloConfig::default(),
             alerts: crate::alert::AlertsConfig::default(),
+            anomalies: AnomaliesConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -276,6 +288,40 @@ impl Default for SloConfig {
     }
 }
 
+/// `[anomalies]`: live anomaly detection on the watched series.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AnomaliesConfig {
+    /// Score the watched series every SLO interval (needs `[slo] enabled`).
+    pub enabled: bool,
+    /// The detector (see `vigil eval nab`); `ensemble` is the default.
+    pub detector: String,
+    /// Points scoring at least this are anomalies (the default is NAB's threshold for the
+    /// ensemble).
+    pub threshold: f64,
+    /// Anomalies scoring at least this raise a SEV3 alert instead of SEV4 (SEV2 while the
+    /// series' SLO is burning).
+    pub major_score: f64,
+    /// On a fresh start, how much history detectors learn from before scoring live.
+    pub warmup: HumanDuration,
+    /// SQL series watched besides every SLO's error ratio and events; replaces the
+    /// defaults (tokens and cost per bot, p95 model latency per model, CI duration).
+    pub series: Vec<crate::models::live::SqlSeries>,
+}
+
+impl Default for AnomaliesConfig {
+    fn default() -> Self {
+        AnomaliesConfig {
+            enabled: true,
+            detector: crate::models::DEFAULT_DETECTOR.to_owned(),
+            threshold: crate::models::DEFAULT_ALERT_THRESHOLD,
+            major_score: 0.5,
+            warmup: HumanDuration(Duration::from_secs(3 * 86_400)),
+            series: crate::models::live::default_sql_series(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -352,6 +398,16 @@ impl Config {
         }
         self.postgres.validate()?;
         self.alerts.validate().map_err(|e| e.to_string())?;
+        if let Err(e) = crate::models::new_detector(&self.anomalies.detector) {
+            return Err(format!("anomalies.detector: {e}"));
+        }
+        if !(0.0..=1.0).contains(&self.anomalies.threshold)
+            || !(0.0..=1.0).contains(&self.anomalies.major_score)
+        {
+            return Err(
+                "anomalies.threshold and anomalies.major_score are scores in [0, 1]".into(),
+            );
+        }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(format!(
                 "log.level {:?} is not a valid filter (e.g. \"info\" or \"info,vigil=debug\"): {e}",

@@ -69,6 +69,14 @@ enum Command {
         #[command(subcommand)]
         command: SloCommand,
     },
+    /// Anomalies the live detectors found in the watched series, newest first.
+    Anomalies {
+        /// How far back to look, e.g. 24h.
+        #[arg(long, value_parser = HumanDuration::parse, default_value = "24h")]
+        since: HumanDuration,
+        #[command(flatten)]
+        reader: ReaderArgs,
+    },
     /// Alerts Vigil raised: the open ones, or lifecycle figures with `stats`.
     Alerts {
         #[command(subcommand)]
@@ -262,6 +270,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 }
             };
             let (_, engine) = open_reader(&reader, cli.log_format)?;
+            let result = runtime.block_on(engine.sql(&sql))?;
+            print_result(&result, reader.format)?;
+        }
+        Command::Anomalies { since, reader } => {
+            let (_, engine) = open_reader(&reader, cli.log_format)?;
+            let sql = format!(
+                "SELECT time, series, value, expected, lower, upper, score, detector FROM anomalies \
+                 WHERE time >= now() - INTERVAL '{} seconds' ORDER BY time DESC, score DESC",
+                since.0.as_secs()
+            );
             let result = runtime.block_on(engine.sql(&sql))?;
             print_result(&result, reader.format)?;
         }

@@ -35,6 +35,8 @@ pub enum ServeError {
     Postgres(#[from] crate::postgres::PostgresError),
     #[error("invalid SLO specs:\n{0}")]
     Slo(#[from] crate::slo::spec::SpecErrors),
+    #[error("cannot start anomaly detection: {0}")]
+    Models(#[from] crate::models::ModelError),
     #[error("cannot start alerting: {0}")]
     Alerts(#[from] crate::alert::StartError),
 }
@@ -200,6 +202,14 @@ impl Server {
                 warn!(%warning, "SLO spec");
             }
             let slos = crate::slo::engine::SloEngine::new(engine.clone(), &catalog);
+            let watcher = if config.anomalies.enabled {
+                Some(crate::models::watch::Watcher::open(
+                    &config.anomalies,
+                    &config.data_dir,
+                )?)
+            } else {
+                None
+            };
             info!(objectives = slos.objectives(), "SLOs loaded");
             Some(tokio::spawn(crate::slo::job::run(
                 slos,
@@ -208,6 +218,7 @@ impl Server {
                 crate::slo::job::Outputs {
                     alerts: Some(alerts.clone()),
                     figures: figures.clone(),
+                    watcher,
                 },
                 crate::slo::job::Schedule {
                     interval: config.slo.interval.0,

@@ -32,9 +32,11 @@ mod ensemble;
 mod gaussian;
 mod gmm;
 mod knn;
+pub mod live;
 mod math;
 pub mod nab;
 mod robust;
+pub mod watch;
 
 pub use calibrate::CalibrationParams;
 pub use ensemble::{CalibrationKind, ComponentParams, Ensemble, EnsembleParams};

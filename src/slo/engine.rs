@@ -333,6 +333,47 @@ impl SloEngine {
             .collect()
     }
 
+    /// Each SLO's minute series in `[from, to)` (minute starts): `<slo>:events`, the
+    /// events of every minute, and `<slo>:error_ratio`, bad ÷ total of minutes with events.
+    pub fn minute_points(&self, from: i64, to: i64) -> Vec<crate::models::live::SeriesPoint> {
+        use crate::models::live::SeriesPoint;
+        let mut points = Vec::new();
+        let mut seen = std::collections::BTreeSet::new();
+        for tracked in &self.tracked {
+            // Objectives of one SLO share its indicator: one series per SLO.
+            if !seen.insert(tracked.slo.name.as_str()) {
+                continue;
+            }
+            for minute in
+                (floor_minute(from) / MINUTE..floor_minute(to) / MINUTE).map(|m| m * MINUTE)
+            {
+                let counts = tracked.tracker.events(minute, minute + MINUTE);
+                points.push(SeriesPoint {
+                    series: format!("{}:events", tracked.slo.name),
+                    minute,
+                    value: counts.total as f64,
+                });
+                if counts.total > 0 {
+                    points.push(SeriesPoint {
+                        series: format!("{}:error_ratio", tracked.slo.name),
+                        minute,
+                        value: (counts.total - counts.good) as f64 / counts.total as f64,
+                    });
+                }
+            }
+        }
+        points
+    }
+
+    /// The SLOs with a burn-rate condition firing at `at`.
+    pub fn burning(&self, at: i64) -> std::collections::BTreeSet<String> {
+        self.tracked
+            .iter()
+            .filter(|t| t.tracker.evaluate(at).and_then(|e| e.firing()).is_some())
+            .map(|t| t.slo.name.clone())
+            .collect()
+    }
+
     /// Every objective's figures at `at`, for `/metrics`.
     pub fn figures(&self, at: i64) -> Vec<crate::metrics::SloFigures> {
         self.tracked

@@ -25,6 +25,7 @@ use tracing::{info, warn};
 use super::engine::SloEngine;
 use crate::alert::http::SharedEngine;
 use crate::metrics::SharedFigures;
+use crate::models::watch::{SOURCE as WATCH_SOURCE, Watcher};
 use crate::query::{QueryEngine, QueryError};
 use crate::store::{Store, StoreError, Table, TruncateError};
 
@@ -131,6 +132,8 @@ pub struct Outputs {
     pub alerts: Option<SharedEngine>,
     /// The latest figures of every SLO, for `/metrics`.
     pub figures: SharedFigures,
+    /// Live anomaly detection on the SLO series and SQL series, after each step.
+    pub watcher: Option<Watcher>,
 }
 
 /// How often [`run`] evaluates, and how far back it fills a gap on start.
@@ -150,7 +153,11 @@ pub async fn run(
     schedule: Schedule,
     mut stop: watch::Receiver<bool>,
 ) {
-    let Outputs { alerts, figures } = outputs;
+    let Outputs {
+        alerts,
+        figures,
+        mut watcher,
+    } = outputs;
     let Schedule { interval, history } = schedule;
     // The newest minute boundary with rows; None until the gap is filled.
     let mut written: Option<i64> = None;
@@ -162,6 +169,16 @@ pub async fn run(
             None => fill_gap(&mut slos, &store, &query, end, history).await,
             Some(last) => step(&mut slos, &store, alerts.as_ref(), now, last).await,
         };
+        if written.is_some()
+            && let Some(watcher) = watcher.as_mut()
+        {
+            let signals = watcher.step(&slos, &query, &store, now).await;
+            if let Some(alerts) = &alerts
+                && let Err(e) = evaluate_alerts(alerts, &store, WATCH_SOURCE, signals).await
+            {
+                warn!(error = %e, "anomaly alerts not evaluated");
+            }
+        }
         let latest = slos.figures(floor_minute(now) + MINUTE);
         *figures.write().unwrap_or_else(|e| e.into_inner()) = latest;
         match result {
@@ -180,7 +197,12 @@ pub async fn run(
         }
         tokio::select! {
             _ = tokio::time::sleep(interval) => {}
-            _ = stop.wait_for(|s| *s) => return,
+            _ = stop.wait_for(|s| *s) => {
+                if let Some(watcher) = &watcher {
+                    watcher.save();
+                }
+                return;
+            }
         }
     }
 }
@@ -221,22 +243,23 @@ async fn step(
     if let Some(alerts) = alerts {
         // The evaluation that includes the minute in progress.
         let signals = slos.burn_signals(end + MINUTE);
-        evaluate_alerts(alerts, store, signals).await?;
+        evaluate_alerts(alerts, store, SOURCE, signals).await?;
     }
     Ok(rows)
 }
 
-/// Sends `signals` (every firing SLO condition) to the alert engine and writes the
-/// transitions to the `alerts` table.
+/// Sends every signal of `source` to the alert engine and writes the transitions to the
+/// `alerts` table.
 async fn evaluate_alerts(
     alerts: &SharedEngine,
     store: &Store,
+    source: &'static str,
     signals: Vec<crate::alert::Signal>,
 ) -> Result<(), JobError> {
     let engine = alerts.clone();
     let transitions = tokio::task::spawn_blocking(move || {
         let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        engine.evaluate(SOURCE, signals, chrono::Utc::now())
+        engine.evaluate(source, signals, chrono::Utc::now())
     })
     .await
     .map_err(|e| JobError::Alert(e.to_string()))?

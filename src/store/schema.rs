@@ -31,6 +31,8 @@ pub enum Table {
     SloStatus,
     /// One row per alert transition (see `alert::table`).
     Alerts,
+    /// One row per anomalous point of a watched series (see `models::live`).
+    Anomalies,
 }
 
 impl std::fmt::Display for Table {
@@ -40,7 +42,7 @@ impl std::fmt::Display for Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 8] = [
+    pub const ALL: [Table; 9] = [
         Table::Spans,
         Table::Logs,
         Table::Metrics,
@@ -49,6 +51,7 @@ impl Table {
         Table::Summaries,
         Table::SloStatus,
         Table::Alerts,
+        Table::Anomalies,
     ];
 
     /// The SQL name of the table, also its directory under the data directory.
@@ -62,12 +65,13 @@ impl Table {
             Table::Summaries => "summaries",
             Table::SloStatus => "slo_status",
             Table::Alerts => "alerts",
+            Table::Anomalies => "anomalies",
         }
     }
 
     /// Whether Vigil writes this table itself (its rows are not OTLP telemetry).
     pub fn is_derived(self) -> bool {
-        matches!(self, Table::SloStatus | Table::Alerts)
+        matches!(self, Table::SloStatus | Table::Alerts | Table::Anomalies)
     }
 
     /// The table of that SQL name.
@@ -88,7 +92,7 @@ impl Table {
     }
 
     pub fn schema(self) -> SchemaRef {
-        static SCHEMAS: LazyLock<[SchemaRef; 8]> = LazyLock::new(|| {
+        static SCHEMAS: LazyLock<[SchemaRef; 9]> = LazyLock::new(|| {
             [
                 spans_schema(),
                 logs_schema(),
@@ -98,6 +102,7 @@ impl Table {
                 summaries_schema(),
                 slo_status_schema(),
                 alerts_schema(),
+                anomalies_schema(),
             ]
         });
         SCHEMAS[self.index()].clone()
@@ -360,5 +365,20 @@ fn alerts_schema() -> SchemaRef {
         ts("started_at", false),
         ts("acknowledged_at", true),
         text("acknowledged_by", true),
+    ]))
+}
+
+/// The columns of `anomalies`: the point, what was expected (median of the series' last
+/// hour) with its band, the score and the detector.
+fn anomalies_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("time", timestamp_type(), false),
+        Field::new("series", DataType::Utf8, false),
+        Field::new("value", DataType::Float64, false),
+        f64_col("expected"),
+        f64_col("lower"),
+        f64_col("upper"),
+        Field::new("score", DataType::Float64, false),
+        Field::new("detector", DataType::Utf8, false),
     ]))
 }
