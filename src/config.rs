@@ -305,7 +305,8 @@ pub struct AnomaliesConfig {
     /// On a fresh start, how much history detectors learn from before scoring live.
     pub warmup: HumanDuration,
     /// SQL series watched besides every SLO's error ratio and events; replaces the
-    /// defaults (tokens and cost per bot, p95 model latency per model, CI duration).
+    /// defaults (tokens and cost per bot, p95 latency per service and per model, CI
+    /// duration).
     pub series: Vec<crate::models::live::SqlSeries>,
 }
 

@@ -133,3 +133,17 @@ fn a_burst_after_two_quiet_days_is_an_anomaly_and_a_restart_remembers() {
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(text.contains("claude-code-availability:events"), "{text}");
 }
+
+#[test]
+fn the_default_sql_series_run_against_every_table_they_read() {
+    let server = TestServer::start();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    for series in vigil::models::live::default_sql_series() {
+        // server.sql fails the test on a query error.
+        let rows = server.sql(&series.sql(now - 3600, now));
+        assert!(rows.is_empty(), "{}: {rows:?}", series.name);
+    }
+}

@@ -71,8 +71,8 @@ impl SqlSeries {
 }
 
 /// The SQL series watched unless configured otherwise: tokens and cost per bot (Claude
-/// Code counters), p95 model latency per model (GenAI `chat` spans) and CI pipeline
-/// duration per pipeline.
+/// Code counters), p95 span latency per service, p95 model latency per model (GenAI
+/// `chat` spans) and CI pipeline duration per pipeline.
 pub fn default_sql_series() -> Vec<SqlSeries> {
     let per_bot = |name: &str, metric: &str| SqlSeries {
         name: name.to_owned(),
@@ -86,6 +86,14 @@ pub fn default_sql_series() -> Vec<SqlSeries> {
     vec![
         per_bot("tokens_per_bot", "claude_code.token.usage"),
         per_bot("cost_per_bot", "claude_code.cost.usage"),
+        SqlSeries {
+            name: "latency_p95_ms".to_owned(),
+            query: "SELECT date_trunc('minute', start_time) AS minute, \
+                    coalesce(service_name, '') AS key, \
+                    approx_percentile_cont(duration_ns / 1e6, 0.95) AS value FROM spans \
+                    WHERE start_time >= $__start AND start_time < $__end GROUP BY 1, 2"
+                .to_owned(),
+        },
         SqlSeries {
             name: "model_latency_p95_ms".to_owned(),
             query: "SELECT date_trunc('minute', start_time) AS minute, \
