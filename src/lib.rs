@@ -17,5 +17,6 @@ pub mod postgres;
 pub mod progress;
 pub mod query;
 pub mod server;
+pub mod sim;
 pub mod slo;
 pub mod store;

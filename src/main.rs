@@ -69,6 +69,44 @@ enum Command {
         #[command(subcommand)]
         command: SloCommand,
     },
+    /// Send a simulated fleet of AI agents' telemetry over OTLP, with incidents and their
+    /// ground truth, to Vigil or any OTLP endpoint (an OpenTelemetry Collector).
+    Simulate {
+        /// Where to send: http://HOST:PORT (gRPC), or the base URL for OTLP/HTTP.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// grpc, http/protobuf or http/json.
+        #[arg(long, default_value = "grpc")]
+        protocol: vigil::sim::Protocol,
+        /// Gzip-compress requests.
+        #[arg(long)]
+        gzip: bool,
+        /// Bots in the fleet (with 4 or more, every agent kind is present).
+        #[arg(long, default_value_t = 6)]
+        bots: usize,
+        /// Days of history, ending now (fractions allowed).
+        #[arg(long, default_value_t = 1.0)]
+        days: f64,
+        /// `max` (as fast as the endpoint takes), or simulated seconds per second (`1` is
+        /// real time, `60` a minute a second).
+        #[arg(long, default_value = "max")]
+        speed: vigil::sim::Speed,
+        /// Same seed, same telemetry and incidents.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// `default` (scheduled from the seed), `none`, or a comma-separated list of
+        /// SCENARIO@TIME, TIME being RFC 3339 or relative to the end like `-2h`. Scenarios:
+        /// provider-timeouts, rate-limit-storm, tool-loop, bad-tool-version, flaky-ci,
+        /// git-credential-expiry, latency-creep, bad-config.
+        #[arg(long, default_value = "default")]
+        scenarios: String,
+        /// Write the injected incidents' ground truth (JSON) here.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+        /// After the history, go on in real time until Ctrl-C.
+        #[arg(long)]
+        live: bool,
+    },
     /// Anomalies the live detectors found in the watched series, newest first.
     Anomalies {
         /// How far back to look, e.g. 24h.
@@ -273,6 +311,63 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let result = runtime.block_on(engine.sql(&sql))?;
             print_result(&result, reader.format)?;
         }
+        Command::Simulate {
+            endpoint,
+            protocol,
+            gzip,
+            bots,
+            days,
+            speed,
+            seed,
+            scenarios,
+            labels,
+            live,
+        } => {
+            init_logging(&load_config(None)?, cli.log_format);
+            let scenarios = match scenarios.as_str() {
+                "default" => vigil::sim::ScenarioSelection::Default,
+                "none" => vigil::sim::ScenarioSelection::None,
+                list => vigil::sim::ScenarioSelection::List(
+                    list.split(',')
+                        .map(str::parse)
+                        .collect::<Result<_, _>>()
+                        .context("invalid --scenarios")?,
+                ),
+            };
+            let config = vigil::sim::SimConfig {
+                endpoint: endpoint.unwrap_or_else(|| protocol.default_endpoint().to_string()),
+                protocol,
+                compression: if gzip {
+                    vigil::sim::Compression::Gzip
+                } else {
+                    vigil::sim::Compression::None
+                },
+                bots,
+                days,
+                speed,
+                seed,
+                scenarios,
+                labels,
+                live,
+                ..vigil::sim::SimConfig::default()
+            };
+            let summary = runtime.block_on(simulate(config))?;
+            eprintln!(
+                "sent {} records ({} spans, {} log records, {} data points), {} rejected, {} incidents, in {:.1} s ({:.0} records/s){}",
+                summary.sent.total(),
+                summary.sent.spans,
+                summary.sent.log_records,
+                summary.sent.data_points,
+                summary.rejected.total(),
+                summary.incidents.len(),
+                summary.wall_time.as_secs_f64(),
+                summary.records_per_second(),
+                if summary.cancelled { " (stopped)" } else { "" }
+            );
+            if summary.rejected.total() > 0 {
+                anyhow::bail!("the endpoint rejected {} records", summary.rejected.total());
+            }
+        }
         Command::Anomalies { since, reader } => {
             let (_, engine) = open_reader(&reader, cli.log_format)?;
             let sql = format!(
@@ -413,4 +508,34 @@ async fn slo_backfill(config: &Config, since: std::time::Duration) -> anyhow::Re
             .to_rfc3339()
     ));
     Ok(())
+}
+
+/// `vigil simulate`: runs the simulation with a progress bar; Ctrl-C stops it cleanly.
+async fn simulate(config: vigil::sim::SimConfig) -> anyhow::Result<vigil::sim::Summary> {
+    let (handle, stop) = vigil::sim::stop_pair();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            handle.stop();
+        }
+    });
+    let mut bar: Option<vigil::progress::Progress> = None;
+    let summary = vigil::sim::run(config, stop, |p: &vigil::sim::Progress| {
+        let bar = bar.get_or_insert_with(|| {
+            vigil::progress::Progress::new("simulate", p.history_minutes.max(1))
+        });
+        bar.set(
+            p.minutes_done,
+            &format!(
+                "{} · {} records sent{}",
+                vigil::sim::rfc3339(p.simulated_to),
+                p.sent.total(),
+                if p.live { " · live" } else { "" }
+            ),
+        );
+    })
+    .await?;
+    if let Some(bar) = bar {
+        bar.finish(&format!("{} minutes simulated", summary.minutes));
+    }
+    Ok(summary)
 }
