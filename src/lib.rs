@@ -8,6 +8,7 @@
 
 pub mod alert;
 pub mod config;
+pub mod demo;
 pub mod http_server;
 pub mod logging;
 pub mod metrics;

@@ -69,6 +69,28 @@ enum Command {
         #[command(subcommand)]
         command: SloCommand,
     },
+    /// Vigil's whole job in one command: simulate a fleet's recent history with incidents,
+    /// evaluate SLOs and alerts, print a report, then keep serving the data.
+    Demo {
+        /// Config file (vigil.toml) for the server that keeps running.
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (default: a new one under the system's temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+        /// Days of history to simulate.
+        #[arg(long, default_value_t = 2.0)]
+        days: f64,
+        /// Bots in the fleet.
+        #[arg(long, default_value_t = 6)]
+        bots: usize,
+        /// Same seed, same fleet and incidents.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Print the report and exit instead of serving.
+        #[arg(long)]
+        exit_after_report: bool,
+    },
     /// Send a simulated fleet of AI agents' telemetry over OTLP, with incidents and their
     /// ground truth, to Vigil or any OTLP endpoint (an OpenTelemetry Collector).
     Simulate {
@@ -310,6 +332,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let (_, engine) = open_reader(&reader, cli.log_format)?;
             let result = runtime.block_on(engine.sql(&sql))?;
             print_result(&result, reader.format)?;
+        }
+        Command::Demo {
+            config,
+            data_dir,
+            days,
+            bots,
+            seed,
+            exit_after_report,
+        } => {
+            let mut config = load_config(config.as_ref())?;
+            config.data_dir = data_dir.unwrap_or_else(vigil::demo::default_data_dir);
+            config
+                .validate()
+                .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
+            // The report goes to stdout; keep the logs to warnings.
+            config.log.level = "warn".into();
+            init_logging(&config, cli.log_format);
+            runtime.block_on(vigil::demo::run(vigil::demo::DemoOptions {
+                config,
+                days,
+                bots,
+                seed,
+                exit_after_report,
+            }))?;
         }
         Command::Simulate {
             endpoint,
