@@ -245,8 +245,16 @@ impl Server {
         info!("shutting down: draining requests, then flushing");
         let _ = stop_tx.send(true);
         let http_result = http.await;
-        if let Some(slo) = slo {
-            let _ = slo.await;
+        // A long gap fill or backfill-sized step must not hold up shutdown: what it did
+        // not write is recomputed on the next start.
+        if let Some(mut slo) = slo
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut slo).await.is_err()
+        {
+            warn!(
+                grace_seconds = SHUTDOWN_GRACE.as_secs(),
+                "SLO job still busy after the grace period; stopping it"
+            );
+            slo.abort();
         }
         // Deliveries still queued stay in the outbox and go out after the next start.
         dispatcher.stop().await;
