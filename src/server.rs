@@ -248,7 +248,9 @@ impl Server {
         // A long gap fill or backfill-sized step must not hold up shutdown: what it did
         // not write is recomputed on the next start.
         if let Some(mut slo) = slo
-            && tokio::time::timeout(SHUTDOWN_GRACE, &mut slo).await.is_err()
+            && tokio::time::timeout(SHUTDOWN_GRACE, &mut slo)
+                .await
+                .is_err()
         {
             warn!(
                 grace_seconds = SHUTDOWN_GRACE.as_secs(),
