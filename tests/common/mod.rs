@@ -59,9 +59,21 @@ impl TestServer {
                 .build()
                 .expect("runtime");
             runtime.block_on(async move {
-                let server = vigil::server::Server::bind(config)
-                    .await
-                    .expect("bind server");
+                // A server just stopped in this process may still hold the data
+                // directory's lock for a moment: its WAL thread ends once the last
+                // handle (a query thread finishing) is gone.
+                let mut attempts = 0;
+                let server = loop {
+                    match vigil::server::Server::bind(config.clone()).await {
+                        Err(vigil::server::ServeError::Store(
+                            vigil::store::StoreError::Locked { .. },
+                        )) if attempts < 100 => {
+                            attempts += 1;
+                            tokio::time::sleep(Duration::from_millis(100)).await;
+                        }
+                        other => break other.expect("bind server"),
+                    }
+                };
                 addr_tx
                     .send((
                         server.grpc_addr().unwrap(),
