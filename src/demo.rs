@@ -251,26 +251,24 @@ fn report(
         "{:<28} {:<9} {:<8} {:<17} {:>10} {:>12}  post-mortem",
         "slo", "severity", "handler", "paged (UTC)", "detected", "budget used"
     );
-    for incident in found
+    // Each paging incident with its first page, found once for both tables.
+    let pages: Vec<(&SloIncident, i64, crate::alert::Severity)> = found
         .iter()
         .filter(|i| i.incident.severity == crate::slo::budget::Severity::Page)
-    {
-        let Some((first_firing, severity)) = first_page(slos, incident) else {
-            continue;
-        };
-        let severity = Some(severity);
+        .filter_map(|i| first_page(slos, i).map(|(at, severity)| (i, at, severity)))
+        .collect();
+    for &(incident, first_firing, severity) in &pages {
         let truth = summary
             .incidents
             .iter()
-            .filter(|t| t.affected_slos.contains(&incident.slo.as_str()))
-            .find(|t| t.start <= first_firing + FIRING_LEAD && first_firing <= t.end + 3600);
+            .find(|t| explains(t, &incident.slo, first_firing));
         let detect = truth.map_or("-".to_owned(), |t| minutes(first_firing - t.start));
         let _ = writeln!(
             out,
             "{:<28} {:<9} {:<8} {:<17} {:>10} {:>12}  {}",
             incident.slo,
-            severity.map_or("-", |s| s.as_str()),
-            severity.map_or("-", |s| s.handler().as_str()),
+            severity.as_str(),
+            severity.handler().as_str(),
             time(first_firing),
             detect,
             incident
@@ -287,16 +285,9 @@ fn report(
 
     let _ = writeln!(out, "\nInjected incidents (ground truth)");
     for truth in &summary.incidents {
-        let caught = found
-            .iter()
-            .filter(|i| {
-                i.incident.severity == crate::slo::budget::Severity::Page
-                    && truth.affected_slos.contains(&i.slo.as_str())
-            })
-            .filter_map(|i| first_page(slos, i).map(|(at, _)| (i, at)))
-            .find(|(_, at)| truth.start <= *at + FIRING_LEAD && *at <= truth.end + 3600);
+        let caught = pages.iter().find(|(i, at, _)| explains(truth, &i.slo, *at));
         let verdict = match caught {
-            Some((i, at)) => format!("paged by {} after {}", i.slo, minutes(at - truth.start)),
+            Some((i, at, _)) => format!("paged by {} after {}", i.slo, minutes(at - truth.start)),
             None => "not paged".to_owned(),
         };
         let _ = writeln!(
@@ -313,6 +304,13 @@ fn report(
 /// An incident starts this long (the shortest confirmation window) before its first
 /// firing evaluation.
 const FIRING_LEAD: i64 = 300;
+
+/// Whether the injected incident `truth` accounts for a page of `slo` at `at`: the SLO is
+/// one it affects, and the page came between its start (less the confirmation lead) and
+/// an hour after its end.
+fn explains(truth: &crate::sim::Incident, slo: &str, at: i64) -> bool {
+    truth.affected_slos.contains(&slo) && truth.start <= at + FIRING_LEAD && at <= truth.end + 3600
+}
 
 /// The first minute in `incident` at which its SLO pages, with the alert's severity.
 fn first_page(slos: &SloEngine, incident: &SloIncident) -> Option<(i64, crate::alert::Severity)> {
