@@ -17,6 +17,7 @@ pub mod otlp;
 pub mod postgres;
 pub mod progress;
 pub mod query;
+pub mod schedule;
 pub mod server;
 pub mod sim;
 pub mod slo;
