@@ -9,6 +9,7 @@
 pub mod alert;
 pub mod config;
 pub mod demo;
+pub mod gameday;
 pub mod http_server;
 pub mod logging;
 pub mod metrics;

@@ -129,6 +129,44 @@ enum Command {
         #[arg(long)]
         live: bool,
     },
+    /// Game day: inject one incident scenario, live, into a running Vigil and check that
+    /// the SLOs it hits page in time and resolve after; exits non-zero when they do not.
+    Gameday {
+        /// provider-timeouts, rate-limit-storm, tool-loop, bad-tool-version, flaky-ci,
+        /// git-credential-expiry, latency-creep or bad-config.
+        scenario: vigil::sim::ScenarioKind,
+        /// Vigil's OTLP endpoint: http://HOST:PORT (gRPC), or the base URL for OTLP/HTTP.
+        #[arg(long)]
+        endpoint: Option<String>,
+        /// grpc, http/protobuf or http/json.
+        #[arg(long, default_value = "grpc")]
+        protocol: vigil::sim::Protocol,
+        /// Vigil's HTTP API (where /api/v1/query answers).
+        #[arg(long, default_value = "http://127.0.0.1:4318")]
+        api: String,
+        /// How long the failure lasts.
+        #[arg(long, value_parser = HumanDuration::parse, default_value = "10m")]
+        duration: HumanDuration,
+        /// Each affected SLO must fire within this long after the failure starts.
+        #[arg(long, value_parser = HumanDuration::parse, default_value = "10m")]
+        detect_within: HumanDuration,
+        /// Its pages must resolve within this long after the failure ends (the default
+        /// slow-burn page holds about 30 minutes after a heavy failure).
+        #[arg(long, value_parser = HumanDuration::parse, default_value = "45m")]
+        resolve_within: HumanDuration,
+        /// Bots in the simulated fleet.
+        #[arg(long, default_value_t = 6)]
+        bots: usize,
+        /// Same seed, same fleet and incident target.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Scales how much work every bot does.
+        #[arg(long, default_value_t = 1.0)]
+        activity: f64,
+        /// Write the injected incident's ground truth (JSON) here.
+        #[arg(long)]
+        labels: Option<PathBuf>,
+    },
     /// Anomalies the live detectors found in the watched series, newest first.
     Anomalies {
         /// How far back to look, e.g. 24h.
@@ -414,6 +452,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("the endpoint rejected {} records", summary.rejected.total());
             }
         }
+        Command::Gameday {
+            scenario,
+            endpoint,
+            protocol,
+            api,
+            duration,
+            detect_within,
+            resolve_within,
+            bots,
+            seed,
+            activity,
+            labels,
+        } => {
+            init_logging(&load_config(None)?, cli.log_format);
+            let options = vigil::gameday::GamedayOptions {
+                endpoint: endpoint.unwrap_or_else(|| protocol.default_endpoint().to_string()),
+                protocol,
+                api,
+                duration: duration.0,
+                detect_within: detect_within.0,
+                resolve_within: resolve_within.0,
+                bots,
+                seed,
+                activity,
+                labels,
+                ..vigil::gameday::GamedayOptions::new(scenario)
+            };
+            let outcome = runtime.block_on(gameday(options))?;
+            println!("{outcome}");
+            if !outcome.passed() {
+                anyhow::bail!("game day {scenario} failed");
+            }
+        }
         Command::Anomalies { since, reader } => {
             let (_, engine) = open_reader(&reader, cli.log_format)?;
             let sql = format!(
@@ -557,6 +628,22 @@ async fn slo_backfill(config: &Config, since: std::time::Duration) -> anyhow::Re
 }
 
 /// `vigil simulate`: runs the simulation with a progress bar; Ctrl-C stops it cleanly.
+async fn gameday(
+    options: vigil::gameday::GamedayOptions,
+) -> anyhow::Result<vigil::gameday::Outcome> {
+    let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            stop_tx.send_replace(true);
+        }
+    });
+    let outcome = vigil::gameday::run(options, stop, |line: &str| {
+        eprintln!("[{}] {line}", chrono::Utc::now().format("%H:%M:%S"));
+    })
+    .await?;
+    Ok(outcome)
+}
+
 async fn simulate(config: vigil::sim::SimConfig) -> anyhow::Result<vigil::sim::Summary> {
     let (handle, stop) = vigil::sim::stop_pair();
     tokio::spawn(async move {

@@ -58,7 +58,10 @@ pub use export::{Compression, ExportError, Protocol, Signal};
 pub use fleet::{AgentKind, Bot, Fleet, Model, Provider};
 pub use generate::{Batches, Counts, Generator, Temporality};
 pub use labels::{LabelBot, LabelIncident, Labels, LabelsError, labels, write as write_labels};
-pub use run::{InjectConfig, Progress, Stop, StopHandle, Summary, inject, run, stop_pair};
+pub use run::{
+    InjectConfig, Injection, Progress, Stop, StopHandle, Summary, inject, prepare_injection, run,
+    run_injection, stop_pair,
+};
 pub use scenario::{
     Incident, Placement, RootCause, ScenarioError, ScenarioKind, ScenarioSelection, When,
 };

@@ -117,17 +117,31 @@ pub struct InjectConfig {
     /// `scenarios` are set by [`inject`].
     pub base: SimConfig,
     pub scenario: super::ScenarioKind,
+    /// How long the failure lasts; `None`: the scenario's usual length (hours).
+    pub duration: Option<Duration>,
     /// Baseline telemetry kept flowing after the incident ends, so alerts can resolve.
     pub tail: Duration,
 }
 
-/// Starts `config.scenario` now in a live fleet and runs until the incident has ended
-/// and `tail` has passed (or `stop` fires). Writes labels if `base.labels` is set.
-pub async fn inject(
-    config: InjectConfig,
-    stop: Stop,
-    progress: impl FnMut(&Progress) + Send,
-) -> Result<Summary, SimError> {
+/// A planned game-day injection: the live fleet's configuration, its plan (one incident,
+/// starting now) and when sending stops.
+#[derive(Debug)]
+pub struct Injection {
+    pub config: SimConfig,
+    pub plan: Plan,
+    /// Unix seconds: the incident's end plus the tail.
+    pub until: i64,
+}
+
+impl Injection {
+    /// The incident being injected.
+    pub fn incident(&self) -> Option<&Incident> {
+        self.plan.incidents.first()
+    }
+}
+
+/// Plans `config.scenario` to start at the current minute in a live fleet.
+pub fn prepare_injection(config: InjectConfig) -> Result<Injection, SimError> {
     let now = floor_minute(chrono::Utc::now().timestamp());
     let sim = SimConfig {
         end: Some(now),
@@ -137,13 +151,43 @@ pub async fn inject(
         scenarios: ScenarioSelection::List(vec![Placement {
             kind: config.scenario,
             when: When::At(now),
+            duration: config.duration.map(|d| d.as_secs() as i64),
         }]),
         ..config.base
     };
     let plan = plan(&sim)?;
     let incident_end = plan.incidents.iter().map(|i| i.end).max().unwrap_or(now);
     let until = incident_end + config.tail.as_secs() as i64;
-    execute(&sim, plan, Some(until), stop, progress).await
+    Ok(Injection {
+        config: sim,
+        plan,
+        until,
+    })
+}
+
+/// Sends a prepared injection until its incident has ended and the tail has passed (or
+/// `stop` fires). Writes labels if the configuration names a file.
+pub async fn run_injection(
+    injection: Injection,
+    stop: Stop,
+    progress: impl FnMut(&Progress) + Send,
+) -> Result<Summary, SimError> {
+    let Injection {
+        config,
+        plan,
+        until,
+    } = injection;
+    execute(&config, plan, Some(until), stop, progress).await
+}
+
+/// Starts `config.scenario` now in a live fleet and runs until the incident has ended
+/// and `tail` has passed (or `stop` fires). Writes labels if `base.labels` is set.
+pub async fn inject(
+    config: InjectConfig,
+    stop: Stop,
+    progress: impl FnMut(&Progress) + Send,
+) -> Result<Summary, SimError> {
+    run_injection(prepare_injection(config)?, stop, progress).await
 }
 
 async fn execute(

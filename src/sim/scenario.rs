@@ -165,6 +165,10 @@ pub enum When {
 pub struct Placement {
     pub kind: ScenarioKind,
     pub when: When,
+    /// Seconds the failure lasts instead of the kind's usual range (game days use short
+    /// ones). For latency-creep this is the outage; the creep before it lasts six times
+    /// as long, capped at its usual length.
+    pub duration: Option<i64>,
 }
 
 impl FromStr for Placement {
@@ -177,6 +181,7 @@ impl FromStr for Placement {
         Ok(Placement {
             kind: name.trim().parse()?,
             when: parse_when(time.trim())?,
+            duration: None,
         })
     }
 }
@@ -406,16 +411,21 @@ fn choose_provider(rng: &mut Rng, fleet: &Fleet) -> Provider {
     rng.weighted(&options)
 }
 
-/// Builds the incident of `kind` whose first effect is at `first`.
+/// Builds the incident of `kind` whose first effect is at `first`. `forced`: the failure's
+/// length in seconds instead of one drawn from the kind's range (at least a minute; a
+/// latency creep then lasts six times that before the outage, at most its usual length).
 fn build(
     kind: ScenarioKind,
     first: i64,
+    forced: Option<i64>,
     rng: &mut Rng,
     fleet: &Fleet,
     history: &[Incident],
 ) -> Result<Incident, ScenarioError> {
     let (lo, hi) = kind.duration_range();
-    let duration = rng.int_in(lo / MINUTE, hi / MINUTE) * MINUTE;
+    let drawn = rng.int_in(lo / MINUTE, hi / MINUTE) * MINUTE;
+    let forced = forced.map(|d| (d / MINUTE).max(1) * MINUTE);
+    let duration = forced.unwrap_or(drawn);
     let mut incident = Incident {
         scenario: kind,
         start: first,
@@ -470,6 +480,7 @@ fn build(
         ScenarioKind::LatencyCreep => {
             let model = creep_model(choose_provider(rng, fleet));
             let creep = rng.int_in(360, 420) * MINUTE;
+            let creep = forced.map_or(creep, |d| creep.min(6 * d));
             incident.precursor_start = Some(first);
             incident.start = first + creep;
             incident.end = incident.start + duration;
@@ -491,10 +502,10 @@ fn build(
                     })
                     .collect();
             incident.description = format!(
-                "{} latency rises slowly for {} h (the precursor), then the model is \
+                "{} latency rises slowly for {} min (the precursor), then the model is \
                  overloaded and most requests to it fail",
                 model.name,
-                creep / HOUR
+                creep / MINUTE
             );
         }
         ScenarioKind::ToolLoop | ScenarioKind::BadConfig | ScenarioKind::GitCredentialExpiry => {
@@ -849,21 +860,21 @@ fn placed(
     span: RunSpan,
     placements: &[Placement],
 ) -> Result<Vec<Incident>, ScenarioError> {
-    let mut sorted: Vec<(i64, ScenarioKind)> = placements
+    let mut sorted: Vec<(i64, ScenarioKind, Option<i64>)> = placements
         .iter()
         .map(|p| {
             let at = match p.when {
                 When::At(t) => t,
                 When::BeforeEnd(secs) => span.end - secs,
             };
-            (at, p.kind)
+            (at, p.kind, p.duration)
         })
         .collect();
     sorted.sort();
     let mut incidents = Vec::with_capacity(sorted.len());
-    for (n, (at, kind)) in sorted.into_iter().enumerate() {
+    for (n, (at, kind, duration)) in sorted.into_iter().enumerate() {
         let mut rng = Rng::derive(seed, &[0x91ACE, n as u64]);
-        let incident = build(kind, at, &mut rng, fleet, &incidents)?;
+        let incident = build(kind, at, duration, &mut rng, fleet, &incidents)?;
         incidents.push(incident);
     }
     Ok(incidents)
@@ -895,7 +906,7 @@ fn default_schedule(seed: u64, fleet: &Fleet, rhythm: Rhythm, span: RunSpan) -> 
         let Some((position, incident)) = queue.iter().enumerate().find_map(|(i, kind)| {
             let mut attempt = rng.clone();
             let start = next_slot(rhythm, cursor, kind.start_window(), &mut attempt)?;
-            let incident = build(*kind, start, &mut attempt, fleet, &incidents).ok()?;
+            let incident = build(*kind, start, None, &mut attempt, fleet, &incidents).ok()?;
             (incident.end + 30 * MINUTE <= span.end).then_some((i, incident))
         }) else {
             break;
