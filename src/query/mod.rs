@@ -15,6 +15,7 @@
 //! `max_concurrent`, its own memory pool, a deadline, and threads of its own; its batches
 //! reach the reader through a bounded channel, and dropping the reader stops it.
 
+pub mod columns;
 mod compat;
 pub mod format;
 pub(crate) mod functions;
