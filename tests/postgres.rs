@@ -372,8 +372,9 @@ fn grafana_connection_sequence_and_time_series_query_succeed() {
     }
     // Tables on the search path come first and unqualified.
     assert!(!tables[0].contains('.'), "{tables:?}");
-    // The six telemetry tables and the derived slo_status, alerts and anomalies.
-    assert_eq!(r[5]["rows"].as_array().unwrap().len(), 9, "{}", r[5]);
+    // The six telemetry tables and the derived slo_status, alerts, anomalies,
+    // predictions and root_causes.
+    assert_eq!(r[5]["rows"].as_array().unwrap().len(), 11, "{}", r[5]);
     let columns: Vec<&str> = r[6]["rows"]
         .as_array()
         .unwrap()

@@ -33,6 +33,11 @@ pub enum Table {
     Alerts,
     /// One row per anomalous point of a watched series (see `models::live`).
     Anomalies,
+    /// One row per forecast value or incident probability of a prediction run (see
+    /// `predict`).
+    Predictions,
+    /// One row per ranked root-cause candidate of a burning SLO (see `rca`).
+    RootCauses,
 }
 
 impl std::fmt::Display for Table {
@@ -42,7 +47,7 @@ impl std::fmt::Display for Table {
 }
 
 impl Table {
-    pub const ALL: [Table; 9] = [
+    pub const ALL: [Table; 11] = [
         Table::Spans,
         Table::Logs,
         Table::Metrics,
@@ -52,6 +57,8 @@ impl Table {
         Table::SloStatus,
         Table::Alerts,
         Table::Anomalies,
+        Table::Predictions,
+        Table::RootCauses,
     ];
 
     /// The SQL name of the table, also its directory under the data directory.
@@ -66,12 +73,21 @@ impl Table {
             Table::SloStatus => "slo_status",
             Table::Alerts => "alerts",
             Table::Anomalies => "anomalies",
+            Table::Predictions => "predictions",
+            Table::RootCauses => "root_causes",
         }
     }
 
     /// Whether Vigil writes this table itself (its rows are not OTLP telemetry).
     pub fn is_derived(self) -> bool {
-        matches!(self, Table::SloStatus | Table::Alerts | Table::Anomalies)
+        matches!(
+            self,
+            Table::SloStatus
+                | Table::Alerts
+                | Table::Anomalies
+                | Table::Predictions
+                | Table::RootCauses
+        )
     }
 
     /// The table of that SQL name.
@@ -92,7 +108,7 @@ impl Table {
     }
 
     pub fn schema(self) -> SchemaRef {
-        static SCHEMAS: LazyLock<[SchemaRef; 9]> = LazyLock::new(|| {
+        static SCHEMAS: LazyLock<[SchemaRef; 11]> = LazyLock::new(|| {
             [
                 spans_schema(),
                 logs_schema(),
@@ -103,6 +119,8 @@ impl Table {
                 slo_status_schema(),
                 alerts_schema(),
                 anomalies_schema(),
+                predictions_schema(),
+                root_causes_schema(),
             ]
         });
         SCHEMAS[self.index()].clone()
@@ -365,6 +383,42 @@ fn alerts_schema() -> SchemaRef {
         ts("started_at", false),
         ts("acknowledged_at", true),
         text("acknowledged_by", true),
+    ]))
+}
+
+/// The columns of `predictions`: what a prediction run said about one SLO or series at
+/// one horizon. `kind` is `budget` (error budget left, with `exhausts_at`), `sli`,
+/// `page` (probability of a page-level burn within the horizon) or `series` (a key
+/// metric's forecast, for capacity planning).
+fn predictions_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("time", timestamp_type(), false),
+        Field::new("target", DataType::Utf8, false),
+        Field::new("kind", DataType::Utf8, false),
+        Field::new("horizon_hours", DataType::Float64, false),
+        Field::new("for_time", timestamp_type(), false),
+        f64_col("forecast"),
+        f64_col("lower"),
+        f64_col("upper"),
+        f64_col("probability"),
+        Field::new("exhausts_at", timestamp_type(), true),
+        Field::new("model", DataType::Utf8, false),
+        Field::new("model_version", DataType::Utf8, false),
+    ]))
+}
+
+/// The columns of `root_causes`: one ranked candidate for a burning SLO at `at`, with the
+/// kinds of evidence behind it and what they say.
+fn root_causes_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("time", timestamp_type(), false),
+        Field::new("slo", DataType::Utf8, false),
+        Field::new("at", timestamp_type(), false),
+        Field::new("rank", DataType::Int64, false),
+        Field::new("candidate", DataType::Utf8, false),
+        Field::new("score", DataType::Float64, false),
+        Field::new("evidence_kinds", DataType::Utf8, false),
+        Field::new("evidence", DataType::Utf8, false),
     ]))
 }
 
