@@ -18,6 +18,7 @@ pub mod otlp;
 pub mod postgres;
 pub mod progress;
 pub mod query;
+pub mod rca;
 pub mod schedule;
 pub mod server;
 pub mod sim;

@@ -167,6 +167,20 @@ enum Command {
         #[arg(long)]
         labels: Option<PathBuf>,
     },
+    /// Rank the likely root causes of an SLO's burn at a time, with the evidence for each.
+    Rca {
+        /// The SLO (metadata.name).
+        #[arg(long)]
+        slo: String,
+        /// When: RFC 3339 (2026-12-05T10:30:00Z), `now`, or an offset back like 30m or 2h.
+        #[arg(long, default_value = "now")]
+        at: String,
+        /// Candidates to print.
+        #[arg(long, default_value_t = 10)]
+        top: usize,
+        #[command(flatten)]
+        reader: ReaderArgs,
+    },
     /// Anomalies the live detectors found in the watched series, newest first.
     Anomalies {
         /// How far back to look, e.g. 24h.
@@ -206,6 +220,19 @@ enum EvalCommand {
         /// Only these detectors (comma-separated), e.g. ensemble,seasonal_mad.
         #[arg(long, value_delimiter = ',')]
         detectors: Vec<String>,
+    },
+    /// Rank the root causes of every PetShop incident and print top-1/top-3 accuracy per
+    /// traffic scenario and target metric, with baselines computed in the same run.
+    Rca {
+        /// The PetShop dataset (one directory per traffic scenario); shipped in data/petshop.
+        #[arg(long, default_value = "data/petshop")]
+        petshop_dir: PathBuf,
+        /// Only these scenarios (comma-separated), e.g. low_traffic,high_traffic.
+        #[arg(long, value_delimiter = ',')]
+        scenarios: Vec<String>,
+        /// Leave out the scenario's issue-free period as extra baseline history.
+        #[arg(long)]
+        no_normal_period: bool,
     },
 }
 
@@ -485,6 +512,34 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("game day {scenario} failed");
             }
         }
+        Command::Rca {
+            slo,
+            at,
+            top,
+            reader,
+        } => {
+            let (config, engine) = open_reader(&reader, cli.log_format)?;
+            let catalog =
+                vigil::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+            let Some(spec) = catalog.slo(&slo) else {
+                let names: Vec<&str> = catalog.slos.iter().map(|s| s.name.as_str()).collect();
+                anyhow::bail!("no SLO named {slo:?}; loaded: {}", names.join(", "));
+            };
+            let at = parse_at(&at)?;
+            let explanation = runtime.block_on(vigil::rca::explain(&engine, spec, at))?;
+            if reader.format == Format::Table {
+                let mut shown = explanation.clone();
+                shown.ranking.candidates.truncate(top);
+                print!("{shown}");
+            } else {
+                let batch = explanation.rows(top, vigil::server::unix_now());
+                let result = vigil::query::QueryResult {
+                    schema: batch.schema(),
+                    batches: vec![batch],
+                };
+                print_result(&result, reader.format)?;
+            }
+        }
         Command::Anomalies { since, reader } => {
             let (_, engine) = open_reader(&reader, cli.log_format)?;
             let sql = format!(
@@ -590,8 +645,47 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             })?;
             print!("{}", vigil::models::nab::format_table(&rows));
         }
+        Command::Eval {
+            command:
+                EvalCommand::Rca {
+                    petshop_dir,
+                    scenarios,
+                    no_normal_period,
+                },
+        } => {
+            let options = vigil::rca::EvalOptions {
+                scenarios,
+                use_normal_period: !no_normal_period,
+                ..vigil::rca::EvalOptions::default()
+            };
+            let report = vigil::rca::evaluate(&petshop_dir, &options).with_context(|| {
+                format!(
+                    "cannot evaluate on the PetShop dataset in {}",
+                    petshop_dir.display()
+                )
+            })?;
+            print!("{report}");
+        }
     }
     Ok(())
+}
+
+/// `--at`: RFC 3339, `now`, or a duration back from now (`30m`, `2h`), as Unix seconds.
+fn parse_at(text: &str) -> anyhow::Result<i64> {
+    let now = vigil::server::unix_now();
+    if text == "now" {
+        return Ok(now);
+    }
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        return Ok(t.timestamp());
+    }
+    match HumanDuration::parse(text.trim_start_matches('-')) {
+        Ok(back) => Ok(now - back.0.as_secs() as i64),
+        Err(_) => anyhow::bail!(
+            "invalid --at {text:?}: expected an RFC 3339 time (2026-12-05T10:30:00Z), `now`, \
+             or a duration back from now such as 30m or 2h"
+        ),
+    }
 }
 
 /// `vigil slo backfill`: recomputes slo_status over the last `since` with a progress bar.

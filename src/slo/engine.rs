@@ -136,6 +136,19 @@ impl SloEngine {
         }
     }
 
+    /// The SLO named `name`.
+    pub fn spec(&self, name: &str) -> Option<&super::spec::Slo> {
+        self.tracked
+            .iter()
+            .find(|t| t.slo.name == name)
+            .map(|t| &t.slo)
+    }
+
+    /// The engine the rollups run on.
+    pub fn query(&self) -> &QueryEngine {
+        &self.query
+    }
+
     pub fn objectives(&self) -> usize {
         self.tracked.len()
     }

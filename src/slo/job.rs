@@ -14,7 +14,9 @@
 //!
 //! With an alert engine, each scheduled evaluation (not the gap fill or a backfill, which
 //! describe the past) also sends every firing burn condition to it as a signal and writes
-//! the transitions to `alerts`. Alerts see the minute in progress: the rollup reaches up to
+//! the transitions to `alerts`, and ranks the root causes of every SLO that starts burning
+//! (`rca::live`): the best three ride in its alerts, the best ten go to `root_causes`.
+//! Alerts see the minute in progress: the rollup reaches up to
 //! now, so a burst of errors is noticed within one interval, not at the next minute.
 
 use std::time::Duration;
@@ -161,13 +163,24 @@ pub async fn run(
     let Schedule { interval, history } = schedule;
     // The newest minute boundary with rows; None until the gap is filled.
     let mut written: Option<i64> = None;
+    let mut explainer = crate::rca::live::LiveExplainer::default();
     loop {
         let now = crate::server::unix_now();
         let end = floor_minute(now);
         let started = std::time::Instant::now();
         let result = match written {
             None => fill_gap(&mut slos, &store, &query, end, history).await,
-            Some(last) => step(&mut slos, &store, alerts.as_ref(), now, last).await,
+            Some(last) => {
+                step(
+                    &mut slos,
+                    &store,
+                    alerts.as_ref(),
+                    &mut explainer,
+                    now,
+                    last,
+                )
+                .await
+            }
         };
         if written.is_some()
             && let Some(watcher) = watcher.as_mut()
@@ -229,6 +242,7 @@ async fn step(
     slos: &mut SloEngine,
     store: &Store,
     alerts: Option<&SharedEngine>,
+    explainer: &mut crate::rca::live::LiveExplainer,
     now: i64,
     last: i64,
 ) -> Result<u64, JobError> {
@@ -241,9 +255,15 @@ async fn step(
     let rows = batch.num_rows() as u64;
     store.append_derived(Table::SloStatus, batch).await?;
     if let Some(alerts) = alerts {
-        // The evaluation that includes the minute in progress.
-        let signals = slos.burn_signals(end + MINUTE);
-        evaluate_alerts(alerts, store, SOURCE, signals).await?;
+        // The evaluation that includes the minute in progress. A new burn goes out at
+        // once; its root causes are ranked after and sent with the same signals again.
+        let mut signals = slos.burn_signals(end + MINUTE);
+        explainer.attach(&mut signals);
+        evaluate_alerts(alerts, store, SOURCE, signals.clone()).await?;
+        if explainer.refresh(slos, store, &signals, now).await {
+            explainer.attach(&mut signals);
+            evaluate_alerts(alerts, store, SOURCE, signals).await?;
+        }
     }
     Ok(rows)
 }
