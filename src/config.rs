@@ -66,6 +66,13 @@
 //! # name = "tokens_per_bot"
 //! # query = "SELECT date_trunc('minute', time) AS minute, … AS key, sum(value) AS value …"
 //!
+//! [predict]                        # forecasts, page probabilities, predictive alerts
+//! enabled = true
+//! schedule = "0 3 * * *"           # cron, UTC: nightly at 03:00
+//! history = "35d"                  # what the models learn from
+//! budget_warning = "48h"           # alert when a budget is forecast to run out this soon
+//! page_probability = 0.5           # alert when a page within 6 h is this likely
+//!
 //! [log]
 //! format = "text"                  # or "json"
 //! level = "info"                   # a tracing filter, e.g. "info,vigil=debug"
@@ -102,6 +109,7 @@ pub struct Config {
     pub slo: SloConfig,
     pub alerts: crate::alert::AlertsConfig,
     pub anomalies: AnomaliesConfig,
+    pub predict: PredictConfig,
     pub log: LogConfig,
 }
 
@@ -116,6 +124,7 @@ impl Default for Config {
             slo: SloConfig::default(),
             alerts: crate::alert::AlertsConfig::default(),
             anomalies: AnomaliesConfig::default(),
+            predict: PredictConfig::default(),
             log: LogConfig::default(),
         }
     }
@@ -288,6 +297,35 @@ impl Default for SloConfig {
     }
 }
 
+/// `[predict]`: the scheduled prediction job (forecasts, page probabilities, predictive
+/// alerts).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PredictConfig {
+    /// Run the job inside `vigil serve` on `schedule` (needs `[slo] enabled`).
+    pub enabled: bool,
+    /// Cron schedule, five fields in UTC; nightly at 03:00 by default.
+    pub schedule: String,
+    /// History the models learn from.
+    pub history: HumanDuration,
+    /// Raise a predictive alert when an SLO's budget is forecast to run out within this.
+    pub budget_warning: HumanDuration,
+    /// Raise a predictive alert when the probability of a page within 6 h reaches this.
+    pub page_probability: f64,
+}
+
+impl Default for PredictConfig {
+    fn default() -> Self {
+        PredictConfig {
+            enabled: true,
+            schedule: "0 3 * * *".to_owned(),
+            history: HumanDuration(Duration::from_secs(35 * 86_400)),
+            budget_warning: HumanDuration(Duration::from_secs(48 * 3_600)),
+            page_probability: 0.5,
+        }
+    }
+}
+
 /// `[anomalies]`: live anomaly detection on the watched series.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -408,6 +446,12 @@ impl Config {
             return Err(
                 "anomalies.threshold and anomalies.major_score are scores in [0, 1]".into(),
             );
+        }
+        if let Err(e) = self.predict.schedule.parse::<crate::schedule::Schedule>() {
+            return Err(format!("predict.schedule: {e}"));
+        }
+        if !(0.0..=1.0).contains(&self.predict.page_probability) {
+            return Err("predict.page_probability is a probability in [0, 1]".into());
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(format!(

@@ -66,7 +66,7 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         "Simulating {days} days of a {bots}-bot fleet into {} …",
         config.data_dir.display()
     );
-    let summary = load_history(&config, days, bots, seed, now).await?;
+    let summary = load_history(&config, days, bots, seed, now, demo_scenarios(days)).await?;
 
     eprintln!("Computing SLO status for the whole history …");
     let report = evaluate(&config, now - (days * 86_400.0) as i64, now, &summary).await?;
@@ -128,12 +128,13 @@ async fn bind_when_free(config: Config) -> Result<crate::server::Server, DemoErr
 
 /// Sends the simulated history to a Vigil on loopback ports with SLOs off, then stops it
 /// (its final flush writes everything to Parquet).
-async fn load_history(
+pub(crate) async fn load_history(
     config: &Config,
     days: f64,
     bots: usize,
     seed: u64,
     now: i64,
+    scenarios: crate::sim::ScenarioSelection,
 ) -> Result<crate::sim::Summary, DemoError> {
     let mut loading = config.clone();
     loading.server.grpc_listen = "127.0.0.1:0".into();
@@ -155,7 +156,7 @@ async fn load_history(
         days,
         end: Some(now),
         seed,
-        scenarios: demo_scenarios(days),
+        scenarios,
         ..crate::sim::SimConfig::default()
     };
     let (_handle, sim_stop) = crate::sim::stop_pair();

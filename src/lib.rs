@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod models;
 pub mod otlp;
 pub mod postgres;
+pub mod predict;
 pub mod progress;
 pub mod query;
 pub mod rca;

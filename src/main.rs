@@ -167,6 +167,18 @@ enum Command {
         #[arg(long)]
         labels: Option<PathBuf>,
     },
+    /// Run the prediction job once: forecast every SLO's error budget and SLI 48 h ahead,
+    /// the probability of a page within 1 h, 6 h and 48 h, and key metrics for capacity;
+    /// write the table predictions and save the models. No server may run on the data
+    /// directory (`vigil serve` runs the same job on `[predict] schedule`).
+    Predict {
+        /// Config file (vigil.toml): data_dir, [storage], [query], [slo] and [predict].
+        #[arg(long)]
+        config: Option<PathBuf>,
+        /// Data directory (default ./vigil-data).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Rank the likely root causes of an SLO's burn at a time, with the evidence for each.
     Rca {
         /// The SLO (metadata.name).
@@ -220,6 +232,25 @@ enum EvalCommand {
         /// Only these detectors (comma-separated), e.g. ensemble,seasonal_mad.
         #[arg(long, value_delimiter = ',')]
         detectors: Vec<String>,
+    },
+    /// Backtest the prediction job: forecast error (MASE) and warning lead time on NAB
+    /// series, and page prediction recall/precision at 1 h, 6 h and 48 h on a simulated
+    /// fleet with labelled incidents.
+    Predict {
+        /// The NAB corpus; the repository ships one in data/nab.
+        #[arg(long, default_value = "data/nab")]
+        nab_dir: PathBuf,
+        /// Days of simulated fleet history (0: skip the fleet backtest).
+        #[arg(long, default_value_t = 28.0)]
+        fleet_days: f64,
+        /// Bots in the simulated fleet.
+        #[arg(long, default_value_t = 6)]
+        bots: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the simulated fleet's data goes (default: a temporary directory).
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
     },
     /// Rank the root causes of every PetShop incident and print top-1/top-3 accuracy per
     /// traffic scenario and target metric, with baselines computed in the same run.
@@ -512,6 +543,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 anyhow::bail!("game day {scenario} failed");
             }
         }
+        Command::Predict { config, data_dir } => {
+            let mut config = load_config(config.as_ref())?;
+            if let Some(dir) = data_dir {
+                config.data_dir = dir;
+            }
+            init_logging(&config, cli.log_format);
+            runtime.block_on(predict(&config))?;
+        }
         Command::Rca {
             slo,
             at,
@@ -647,6 +686,46 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Eval {
             command:
+                EvalCommand::Predict {
+                    nab_dir,
+                    fleet_days,
+                    bots,
+                    seed,
+                    data_dir,
+                },
+        } => {
+            init_logging(&load_config(None)?, cli.log_format);
+            eprintln!("NAB: forecasts and lead times …");
+            let report = vigil::predict::nab_eval::evaluate_nab(&nab_dir).with_context(|| {
+                format!("cannot evaluate on the NAB corpus in {}", nab_dir.display())
+            })?;
+            println!("{report}");
+            if fleet_days > 0.0 {
+                let temp;
+                let dir = match data_dir {
+                    Some(dir) => dir,
+                    None => {
+                        temp = TempDir::new("vigil-eval-predict")?;
+                        temp.path.clone()
+                    }
+                };
+                eprintln!(
+                    "Fleet: simulating {fleet_days} days into {} …",
+                    dir.display()
+                );
+                let eval = runtime.block_on(vigil::predict::eval::evaluate_fleet(
+                    vigil::predict::eval::FleetEvalOptions {
+                        data_dir: dir,
+                        days: fleet_days,
+                        bots,
+                        seed,
+                    },
+                ))?;
+                println!("{eval}");
+            }
+        }
+        Command::Eval {
+            command:
                 EvalCommand::Rca {
                     petshop_dir,
                     scenarios,
@@ -667,6 +746,75 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{report}");
         }
     }
+    Ok(())
+}
+
+/// A directory under the system's temporary directory, removed when dropped.
+struct TempDir {
+    path: PathBuf,
+}
+
+impl TempDir {
+    fn new(prefix: &str) -> anyhow::Result<TempDir> {
+        let path = std::env::temp_dir().join(format!(
+            "{prefix}-{}-{}",
+            std::process::id(),
+            vigil::server::unix_now()
+        ));
+        std::fs::create_dir_all(&path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        Ok(TempDir { path })
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// `vigil predict`: one run of the prediction job with a progress bar per stage, then a
+/// summary per SLO.
+async fn predict(config: &Config) -> anyhow::Result<()> {
+    let catalog = vigil::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+    let store = vigil::store::Store::open(
+        &config.data_dir,
+        config.storage.store_config(),
+        &vigil::otlp::rows_from_wal,
+    )
+    .with_context(|| format!("cannot open data directory {}", config.data_dir.display()))?;
+    let engine = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
+    let now = vigil::server::unix_now();
+    let models = vigil::predict::job::models_dir(&config.data_dir);
+    let mut bar: Option<(String, vigil::progress::Progress)> = None;
+    let mut progress = |stage: &str, done: usize, total: usize| {
+        if bar.as_ref().is_none_or(|(name, _)| name != stage) {
+            if let Some((name, old)) = bar.take() {
+                old.finish(&format!("{name} done"));
+            }
+            bar = Some((
+                stage.to_string(),
+                vigil::progress::Progress::new(stage, total.max(1) as u64),
+            ));
+        }
+        if let Some((_, b)) = bar.as_mut() {
+            b.set(done as u64, "");
+        }
+    };
+    let report = vigil::predict::job::run_once(
+        &store,
+        &engine,
+        &catalog.slos,
+        &config.predict,
+        &models,
+        now,
+        &mut progress,
+    )
+    .await?;
+    if let Some((name, b)) = bar.take() {
+        b.finish(&format!("{name} done"));
+    }
+    print!("{}", vigil::predict::job::summary(&report));
     Ok(())
 }
 

@@ -211,6 +211,24 @@ impl Server {
                 None
             };
             info!(objectives = slos.objectives(), "SLOs loaded");
+            if config.predict.enabled {
+                // Validated with the configuration, so the schedule parses.
+                if let Ok(schedule) = config.predict.schedule.parse() {
+                    let job = crate::predict::job::ScheduledJob {
+                        slos: catalog.slos.clone(),
+                        config: config.predict.clone(),
+                        models: crate::predict::job::models_dir(&config.data_dir),
+                        schedule,
+                    };
+                    tokio::spawn(crate::predict::job::serve(
+                        job,
+                        store.clone(),
+                        engine.clone(),
+                        Some(alerts.clone()),
+                        stop_rx.clone(),
+                    ));
+                }
+            }
             Some(tokio::spawn(crate::slo::job::run(
                 slos,
                 store.clone(),

@@ -1,0 +1,534 @@
+//! Hourly feature rows, page starts and error-ratio series built from Vigil's plain rows.
+//!
+//! Vigil runs SQL over its tables and hands over the input types defined here
+//! ([`PipelineInputs`] and its parts); this module turns them, per SLO, into what the
+//! forecaster and the classifier take:
+//!
+//! ```text
+//!  StatusPoint (5 min) ─┐
+//!  AnomalyPoint ────────┼─► slo_features ─► SloFeatures { rows: hourly FeatureRow,
+//!  ServiceHour ─────────┘                                 error_ratio: hourly,
+//!                                                         page_starts, budget }
+//! ```
+//!
+//! # The hourly grid
+//!
+//! Rows sit at the hour ends `now - k * 1 h` (anchored at `now`, so the last row describes
+//! `now` itself), from the first one at or after the SLO's first status point. A row at `t`
+//! uses only data at or before `t`, so features never look ahead.
+//!
+//! # How each feature is filled
+//!
+//! - **Status at `t`**: the latest status point in `(t - 15 min, t]`. None there means the row
+//!   is *unobserved*; such rows are kept (so the grid stays regular) but the pipeline neither
+//!   trains nor predicts on them.
+//! - **Burn rates**: the status point's `burn_5m`, `burn_1h`, `burn_6h`; NULL (no events in
+//!   the window) is a burn of 0, which is what no events means for the budget.
+//! - **Trend**: `burn_1h(t) - burn_1h(t - 1 h)` when both hours are observed, else 0.
+//! - **Anomaly score**: the highest score in `(t - 1 h, t]` over series named `<slo>:…`,
+//!   `<sibling>:…` for SLOs of the same service, and `…:<service>`; 0 when there is none.
+//! - **Service features** (only when `SloInfo::service` is set, else 0) come from the last
+//!   complete service hour, the one starting in `(t - 2 h, t - 1 h]`: shares of *failed*
+//!   requests that were rate limited, timed out or 5xx (0 without failures), requests per
+//!   second (0 when the hour is missing: no rows means no traffic). Latency p95 is carried
+//!   forward from the last hour that had one, 0 before any.
+//! - **Version change**: some version string seen in the hours starting in `[t - 6 h, t - 1 h]`
+//!   was not seen in the 24 h before (hours starting in `[t - 30 h, t - 6 h)`). When nothing
+//!   was seen in those 24 h the flag stays off: a first sighting is not a change.
+//! - Non-finite input values are treated as missing.
+//!
+//! # Page starts
+//!
+//! The time of the first status point of each run of consecutive status points (in time
+//! order, at or before `now`) whose `firing` is `"page"`. A gap in the status rows does not
+//! end a run.
+//!
+//! # Error-ratio series
+//!
+//! One value per row: `burn_1h * (1 - target)` at the hour end, which is the error ratio of
+//! the hour that ends there. NULL `burn_1h` gives 0 (no events, no errors); an unobserved hour
+//! carries the previous hour's value forward (0 before the first observation).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::predict::classify::FeatureRow;
+
+/// Seconds in an hour, the step of every series this module builds.
+pub const HOUR_SECS: i64 = 3_600;
+/// A status point older than this is not used for a row.
+pub const STATUS_MAX_AGE_SECS: i64 = 900;
+/// A version first seen this recently counts as a change …
+pub const VERSION_RECENT_SECS: i64 = 6 * HOUR_SECS;
+/// … when it was not among the versions of this long before.
+pub const VERSION_BASELINE_SECS: i64 = 24 * HOUR_SECS;
+
+/// An SLO as Vigil defines it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloInfo {
+    pub name: String,
+    /// The service whose hourly rows describe this SLO's traffic, when there is one.
+    pub service: Option<String>,
+    /// Objective, e.g. 0.99.
+    pub target: f64,
+    /// Budget period, e.g. 30 days, in seconds.
+    pub window_secs: i64,
+}
+
+/// One row of Vigil's `slo_status`, sampled every 5 minutes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StatusPoint {
+    /// Unix seconds: the minute the row describes.
+    pub time: i64,
+    pub slo: String,
+    /// Fraction of the period's budget left; negative once overspent.
+    pub budget_remaining: Option<f64>,
+    /// Burn rate (error ratio / (1 - target)); NULL when the window had no events.
+    pub burn_5m: Option<f64>,
+    pub burn_1h: Option<f64>,
+    pub burn_6h: Option<f64>,
+    /// Events in the SLO period so far (not used: it is a rolling count).
+    pub total: u64,
+    /// `None`, `"page"` or `"ticket"`.
+    pub firing: Option<String>,
+}
+
+/// A score of the live anomaly detector.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AnomalyPoint {
+    pub time: i64,
+    /// `<slo>:events`, `<slo>:error_ratio` or a SQL-series key such as `tokens_per_bot:bot-01`.
+    pub series: String,
+    /// In [0, 1].
+    pub score: f64,
+}
+
+/// One service's traffic in one hour.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceHour {
+    /// Unix seconds: start of the hour.
+    pub hour: i64,
+    pub service: String,
+    pub requests: u64,
+    pub failures: u64,
+    /// 429 / 529 responses.
+    pub rate_limited: u64,
+    /// Failed without a status.
+    pub timeouts: u64,
+    /// 5xx responses.
+    pub server_errors: u64,
+    pub latency_p95_ms: Option<f64>,
+    /// Distinct `service.version` / config revisions seen in the hour.
+    pub versions: Vec<String>,
+}
+
+/// One hourly value of a capacity-planning series (request rate, tokens, cost, CI duration).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesHour {
+    /// Unix seconds: start of the hour.
+    pub hour: i64,
+    pub series: String,
+    pub value: f64,
+}
+
+/// Everything the nightly prediction job reads.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PipelineInputs {
+    /// Unix seconds: the moment predictions are made for.
+    pub now: i64,
+    pub slos: Vec<SloInfo>,
+    pub status: Vec<StatusPoint>,
+    pub anomalies: Vec<AnomalyPoint>,
+    pub services: Vec<ServiceHour>,
+    pub series: Vec<SeriesHour>,
+}
+
+/// The hourly view of one SLO (module docs describe every column).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SloFeatures {
+    pub slo: String,
+    /// At the hour ends `now - k h`, oldest first; the last is at `now`.
+    pub rows: Vec<FeatureRow>,
+    /// Per row: a status point was found within 15 minutes before the row.
+    pub observed: Vec<bool>,
+    /// Per row: that status point was firing a page.
+    pub paging: Vec<bool>,
+    /// Per row: the error ratio of the hour ending at the row.
+    pub error_ratio: Vec<f64>,
+    /// Sorted page start times.
+    pub page_starts: Vec<i64>,
+    /// The latest `(time, budget_remaining)` at or before `now`.
+    pub budget: Option<(i64, f64)>,
+}
+
+impl SloFeatures {
+    /// The row at `now` when it is observed.
+    pub fn row_now(&self, now: i64) -> Option<&FeatureRow> {
+        let last = self.rows.len().checked_sub(1)?;
+        (self.rows[last].time == now && self.observed[last]).then(|| &self.rows[last])
+    }
+}
+
+/// [`slo_features`] for every SLO of `inputs`, in `inputs.slos` order.
+pub fn build_features(inputs: &PipelineInputs) -> Vec<SloFeatures> {
+    inputs
+        .slos
+        .iter()
+        .map(|slo| slo_features(slo, inputs))
+        .collect()
+}
+
+/// The first time of each run of consecutive `"page"` points; `points` must be sorted by time.
+pub fn page_starts(points: &[&StatusPoint]) -> Vec<i64> {
+    let mut starts = Vec::new();
+    let mut paging = false;
+    for p in points {
+        let is_page = p.firing.as_deref() == Some("page");
+        if is_page && !paging {
+            starts.push(p.time);
+        }
+        paging = is_page;
+    }
+    starts
+}
+
+fn finite(value: Option<f64>) -> Option<f64> {
+    value.filter(|v| v.is_finite())
+}
+
+/// Builds the hourly rows of one SLO; see the module documentation.
+pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
+    let now = inputs.now;
+    let mut points: Vec<&StatusPoint> = inputs
+        .status
+        .iter()
+        .filter(|p| p.slo == slo.name && p.time <= now)
+        .collect();
+    points.sort_by_key(|p| p.time);
+
+    let budget = points
+        .iter()
+        .rev()
+        .find_map(|p| finite(p.budget_remaining).map(|b| (p.time, b)));
+    let mut out = SloFeatures {
+        slo: slo.name.clone(),
+        rows: Vec::new(),
+        observed: Vec::new(),
+        paging: Vec::new(),
+        error_ratio: Vec::new(),
+        page_starts: page_starts(&points),
+        budget,
+    };
+    let Some(first) = points.first().map(|p| p.time) else {
+        return out;
+    };
+
+    let status_at = |t: i64| -> Option<&StatusPoint> {
+        let i = points.partition_point(|p| p.time <= t).checked_sub(1)?;
+        let p = points[i];
+        (t - p.time < STATUS_MAX_AGE_SECS).then_some(p)
+    };
+    let anomalies = relevant_anomalies(slo, inputs);
+    let hours: BTreeMap<i64, &ServiceHour> = match &slo.service {
+        Some(service) => inputs
+            .services
+            .iter()
+            .filter(|h| &h.service == service)
+            .map(|h| (h.hour, h))
+            .collect(),
+        None => BTreeMap::new(),
+    };
+
+    let steps_back = (now - first).div_euclid(HOUR_SECS);
+    let allowed = 1.0 - slo.target;
+    let mut carried_ratio = 0.0;
+    for k in (0..=steps_back).rev() {
+        let t = now - k * HOUR_SECS;
+        let status = status_at(t);
+        let burn = |p: Option<&StatusPoint>, f: fn(&StatusPoint) -> Option<f64>| {
+            p.map(|p| finite(f(p)).unwrap_or(0.0))
+        };
+        let burn_1h = burn(status, |p| p.burn_1h);
+        let trend = match (burn_1h, burn(status_at(t - HOUR_SECS), |p| p.burn_1h)) {
+            (Some(now_burn), Some(before)) => now_burn - before,
+            _ => 0.0,
+        };
+        if let Some(b) = burn_1h {
+            carried_ratio = (b * allowed).clamp(0.0, 1.0);
+        }
+        let service = service_features(&hours, t);
+        out.rows.push(FeatureRow {
+            time: t,
+            burn_rate_5m: burn(status, |p| p.burn_5m).unwrap_or(0.0),
+            burn_rate_1h: burn_1h.unwrap_or(0.0),
+            burn_rate_6h: burn(status, |p| p.burn_6h).unwrap_or(0.0),
+            burn_rate_1h_trend: trend,
+            anomaly_score_max: max_in(&anomalies, t - HOUR_SECS, t),
+            share_rate_limited: service.share_rate_limited,
+            share_timeout: service.share_timeout,
+            share_5xx: service.share_5xx,
+            latency_p95_ms: service.latency_p95_ms,
+            traffic_rps: service.traffic_rps,
+            version_changed_recently: service.version_changed,
+        });
+        out.observed.push(status.is_some());
+        out.paging
+            .push(status.is_some_and(|p| p.firing.as_deref() == Some("page")));
+        out.error_ratio.push(carried_ratio);
+    }
+    out
+}
+
+/// `(time, score)` of the anomaly series that belong to `slo`, sorted by time.
+fn relevant_anomalies(slo: &SloInfo, inputs: &PipelineInputs) -> Vec<(i64, f64)> {
+    let mut prefixes = vec![format!("{}:", slo.name)];
+    let mut suffix = None;
+    if let Some(service) = &slo.service {
+        prefixes.extend(
+            inputs
+                .slos
+                .iter()
+                .filter(|s| s.name != slo.name && s.service.as_ref() == Some(service))
+                .map(|s| format!("{}:", s.name)),
+        );
+        suffix = Some(format!(":{service}"));
+    }
+    let mut out: Vec<(i64, f64)> = inputs
+        .anomalies
+        .iter()
+        .filter(|a| a.score.is_finite() && a.time <= inputs.now)
+        .filter(|a| {
+            prefixes.iter().any(|p| a.series.starts_with(p.as_str()))
+                || suffix
+                    .as_ref()
+                    .is_some_and(|s| a.series.ends_with(s.as_str()))
+        })
+        .map(|a| (a.time, a.score.clamp(0.0, 1.0)))
+        .collect();
+    out.sort_by_key(|a| a.0);
+    out
+}
+
+/// Highest score with time in `(from, to]`, 0 when there is none.
+fn max_in(sorted: &[(i64, f64)], from: i64, to: i64) -> f64 {
+    let start = sorted.partition_point(|a| a.0 <= from);
+    let end = sorted.partition_point(|a| a.0 <= to);
+    sorted[start..end].iter().map(|a| a.1).fold(0.0, f64::max)
+}
+
+#[derive(Debug, Default)]
+struct ServiceFeatures {
+    share_rate_limited: f64,
+    share_timeout: f64,
+    share_5xx: f64,
+    latency_p95_ms: f64,
+    traffic_rps: f64,
+    version_changed: bool,
+}
+
+fn service_features(hours: &BTreeMap<i64, &ServiceHour>, t: i64) -> ServiceFeatures {
+    let mut out = ServiceFeatures::default();
+    if hours.is_empty() {
+        return out;
+    }
+    let last_complete = t - HOUR_SECS;
+    if let Some((_, h)) = hours
+        .range(last_complete - HOUR_SECS + 1..=last_complete)
+        .next_back()
+    {
+        if h.failures > 0 {
+            let share = |n: u64| (n as f64 / h.failures as f64).clamp(0.0, 1.0);
+            out.share_rate_limited = share(h.rate_limited);
+            out.share_timeout = share(h.timeouts);
+            out.share_5xx = share(h.server_errors);
+        }
+        out.traffic_rps = h.requests as f64 / HOUR_SECS as f64;
+    }
+    out.latency_p95_ms = hours
+        .range(..=last_complete)
+        .rev()
+        .find_map(|(_, h)| finite(h.latency_p95_ms))
+        .unwrap_or(0.0);
+
+    let versions = |from: i64, to: i64| -> BTreeSet<&str> {
+        hours
+            .range(from..to)
+            .flat_map(|(_, h)| h.versions.iter().map(String::as_str))
+            .collect()
+    };
+    let recent_from = t - VERSION_RECENT_SECS;
+    let recent = versions(recent_from, last_complete + 1);
+    let baseline = versions(recent_from - VERSION_BASELINE_SECS, recent_from);
+    out.version_changed = !baseline.is_empty() && recent.iter().any(|v| !baseline.contains(v));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = HOUR_SECS;
+    /// A whole number of days, so rows fall on clock hours.
+    const NOW: i64 = 1_700_006_400;
+
+    fn point(time: i64, burn_1h: Option<f64>, firing: Option<&str>) -> StatusPoint {
+        StatusPoint {
+            time,
+            slo: "api-availability".into(),
+            budget_remaining: Some(0.8),
+            burn_5m: burn_1h,
+            burn_1h,
+            burn_6h: Some(0.5),
+            total: 0,
+            firing: firing.map(str::to_owned),
+        }
+    }
+
+    fn service_hour(hour: i64, version: &str) -> ServiceHour {
+        ServiceHour {
+            hour,
+            service: "api".into(),
+            requests: 7_200,
+            failures: 40,
+            rate_limited: 10,
+            timeouts: 20,
+            server_errors: 8,
+            latency_p95_ms: Some(900.0),
+            versions: vec![version.to_owned()],
+        }
+    }
+
+    /// Status every 5 min over the last 4 h; `burn_1h` steps 1, 2, 4, 4 by hour; a page fires
+    /// from NOW - 70 min to NOW - 50 min and again at NOW - 5 min and NOW.
+    fn inputs() -> PipelineInputs {
+        let mut status = Vec::new();
+        for i in 0..48 {
+            // Points at NOW - 235 min … NOW (i = 47 is NOW).
+            let t = NOW - 4 * H + 300 * (i + 1);
+            let hour_index = (i / 12) as usize; // 0..=3
+            let burn = [1.0, 2.0, 4.0, 4.0][hour_index];
+            let age = NOW - t;
+            let firing = if (50 * 60..=70 * 60).contains(&age) || age <= 300 {
+                Some("page")
+            } else if age == 100 * 60 {
+                Some("ticket")
+            } else {
+                None
+            };
+            status.push(point(t, Some(burn), firing));
+        }
+        // One NULL burn at NOW - 2 h (no events): the hour ending there has error ratio 0.
+        if let Some(p) = status.iter_mut().find(|p| p.time == NOW - 2 * H) {
+            p.burn_1h = None;
+        }
+        let mut services: Vec<ServiceHour> =
+            (1..=30).map(|k| service_hour(NOW - k * H, "v1")).collect();
+        // v2 first appears in the hour starting NOW - 3 h.
+        services[2].versions = vec!["v2".into()];
+        PipelineInputs {
+            now: NOW,
+            slos: vec![SloInfo {
+                name: "api-availability".into(),
+                service: Some("api".into()),
+                target: 0.99,
+                window_secs: 30 * 86_400,
+            }],
+            status,
+            anomalies: vec![
+                AnomalyPoint {
+                    time: NOW - 1_800,
+                    series: "api-availability:events".into(),
+                    score: 0.4,
+                },
+                AnomalyPoint {
+                    time: NOW - 600,
+                    series: "tokens_per_bot:api".into(),
+                    score: 0.7,
+                },
+                AnomalyPoint {
+                    time: NOW - 60,
+                    series: "other-slo:events".into(),
+                    score: 0.9,
+                },
+                AnomalyPoint {
+                    time: NOW - 2 * H,
+                    series: "api-availability:events".into(),
+                    score: 0.95,
+                },
+            ],
+            services,
+            series: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn hand_made_status_table_gives_hand_computed_features() {
+        let f = build_features(&inputs()).remove(0);
+        // First point NOW - 235 min: rows at NOW - 3 h, - 2 h, - 1 h, NOW.
+        let times: Vec<i64> = f.rows.iter().map(|r| r.time).collect();
+        assert_eq!(times, vec![NOW - 3 * H, NOW - 2 * H, NOW - H, NOW]);
+
+        // Page runs: NOW - 70 … NOW - 50 min, and NOW - 5 min … NOW. The ticket at
+        // NOW - 100 min is not a page.
+        assert_eq!(f.page_starts, vec![NOW - 70 * 60, NOW - 300]);
+        assert_eq!(f.paging, vec![false, false, true, true]);
+
+        // burn_1h at the row times: NOW - 3 h is point i = 11 (hour 0) -> 1; NOW - 2 h is NULL
+        // -> 0; NOW - 1 h is i = 35 (hour 2) -> 4; NOW is i = 47 -> 4.
+        let burns: Vec<f64> = f.rows.iter().map(|r| r.burn_rate_1h).collect();
+        assert_eq!(burns, vec![1.0, 0.0, 4.0, 4.0]);
+        // Trend: the first row has no hour before it (0); 0 - 1 = -1; 4 - 0 = 4; 4 - 4 = 0.
+        let trends: Vec<f64> = f.rows.iter().map(|r| r.burn_rate_1h_trend).collect();
+        assert_eq!(trends, vec![0.0, -1.0, 4.0, 0.0]);
+        // Error ratio = burn_1h * (1 - 0.99): 0.01, 0, 0.04, 0.04.
+        for (got, want) in f.error_ratio.iter().zip([0.01, 0.0, 0.04, 0.04]) {
+            assert!((got - want).abs() < 1e-12, "{:?}", f.error_ratio);
+        }
+
+        // Anomalies in (NOW - 1 h, NOW]: own series 0.4 and the service's 0.7 count, another
+        // SLO's 0.9 does not; the 0.95 at NOW - 2 h belongs to the row at NOW - 2 h.
+        assert_eq!(f.rows[3].anomaly_score_max, 0.7);
+        assert_eq!(f.rows[1].anomaly_score_max, 0.95);
+        assert_eq!(f.rows[2].anomaly_score_max, 0.0);
+
+        // Service hour NOW - 1 h: failures 40 -> shares 10/40, 20/40, 8/40; 7_200 requests
+        // in 3_600 s = 2 rps.
+        let r = &f.rows[3];
+        assert_eq!(
+            (r.share_rate_limited, r.share_timeout, r.share_5xx),
+            (0.25, 0.5, 0.2)
+        );
+        assert_eq!((r.traffic_rps, r.latency_p95_ms), (2.0, 900.0));
+
+        // v2 (hour starting NOW - 3 h) is within 6 h of every row at or after NOW - 2 h, and
+        // the 24 h before held only v1. At NOW - 3 h the last complete hour started at
+        // NOW - 4 h, so v2 is not yet seen.
+        let flags: Vec<bool> = f.rows.iter().map(|r| r.version_changed_recently).collect();
+        assert_eq!(flags, vec![false, true, true, true]);
+        assert_eq!(f.budget, Some((NOW, 0.8)));
+    }
+
+    #[test]
+    fn unobserved_hours_carry_the_error_ratio_and_have_no_trend() {
+        let mut inputs = inputs();
+        // Drop the points in (NOW - 75 min, NOW - 45 min]: the row at NOW - 1 h has no status.
+        inputs
+            .status
+            .retain(|p| !(NOW - 75 * 60 < p.time && p.time <= NOW - 45 * 60));
+        let f = build_features(&inputs).remove(0);
+        assert_eq!(f.observed, vec![true, true, false, true]);
+        // The ratio at NOW - 1 h is carried from NOW - 2 h (0); trend at NOW - 1 h and at NOW
+        // (its hour before is unobserved) is 0.
+        assert_eq!(f.error_ratio[2], 0.0);
+        assert_eq!(f.rows[2].burn_rate_1h_trend, 0.0);
+        assert_eq!(f.rows[3].burn_rate_1h_trend, 0.0);
+        assert!(f.row_now(NOW).is_some());
+    }
+
+    #[test]
+    fn first_sighting_of_a_version_is_not_a_change() {
+        let mut inputs = inputs();
+        inputs.services = vec![service_hour(NOW - 2 * H, "v1")];
+        let f = build_features(&inputs).remove(0);
+        assert!(f.rows.iter().all(|r| !r.version_changed_recently));
+    }
+}

@@ -1,0 +1,244 @@
+//! `vigil predict` on a real data directory: with a day of history it makes no page
+//! prediction and says why; when it cannot train, the classifier an earlier run saved
+//! stays in use (and a newer, interrupted save does not replace it).
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::{TestServer, cli_sql, vigil_bin};
+use vigil::predict::card::{self, ModelCard};
+use vigil::predict::classify::{BurnClassifier, FeatureRow, TrainConfig};
+
+/// A server whose SLO job fills a day of `slo_status` for the built-in packs, stopped once
+/// the first rows are in; returns its data directory.
+fn a_day_of_status() -> (tempfile::TempDir, std::path::PathBuf) {
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    let mut config = common::config_for(&data_dir);
+    config.slo.interval = vigil::config::HumanDuration(Duration::from_secs(1));
+    config.anomalies.enabled = false;
+    config.predict.enabled = false;
+    let mut server = TestServer::start_config(config);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while server
+        .sql("SELECT count(*) AS n FROM slo_status")
+        .first()
+        .and_then(|r| r["n"].as_i64())
+        .unwrap_or(0)
+        == 0
+    {
+        assert!(Instant::now() < deadline, "no slo_status rows");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    server.stop();
+    (temp, data_dir)
+}
+
+fn predict(data_dir: &Path) -> String {
+    let output = Command::new(vigil_bin())
+        .args(["predict", "--data-dir"])
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "vigil predict failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+}
+
+fn page_rows(data_dir: &Path) -> Vec<serde_json::Value> {
+    cli_sql(
+        data_dir,
+        "SELECT target, probability, model_version FROM predictions WHERE kind = 'page'",
+    )
+}
+
+#[test]
+fn a_day_of_history_gives_no_page_probability_and_says_why() {
+    let (_temp, data_dir) = a_day_of_status();
+    let stdout = predict(&data_dir);
+    assert!(
+        stdout.contains("insufficient history for the 6 h page probability"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("at least 7.0 are needed"), "{stdout}");
+    assert!(stdout.contains("No page classifier yet"), "{stdout}");
+    assert!(page_rows(&data_dir).is_empty());
+    assert!(
+        !data_dir
+            .join("_models/predict/burn_classifier/current")
+            .exists()
+    );
+}
+
+/// 21 days of hourly rows whose 1 h burn rate climbs in the 6 hours before each of the
+/// pages (one every 60 hours), and stays low otherwise.
+fn precursor_history() -> (Vec<FeatureRow>, Vec<i64>) {
+    const HOUR: i64 = 3_600;
+    let start = 1_780_000_000 / HOUR * HOUR;
+    let pages: Vec<i64> = (1..8).map(|k| start + k * 60 * HOUR).collect();
+    let rows = (0..21 * 24)
+        .map(|i| {
+            let time = start + i * HOUR;
+            let to_next = pages
+                .iter()
+                .find(|&&p| p > time)
+                .map_or(i64::MAX, |p| p - time);
+            let climbing = to_next <= 6 * HOUR;
+            let burn = if climbing {
+                1.0 + (6 * HOUR - to_next) as f64 / HOUR as f64
+            } else {
+                0.2 + 0.1 * ((i * 7) % 5) as f64 / 5.0
+            };
+            FeatureRow {
+                time,
+                burn_rate_5m: burn,
+                burn_rate_1h: burn,
+                burn_rate_6h: burn / 2.0,
+                burn_rate_1h_trend: if climbing { 1.0 } else { 0.0 },
+                anomaly_score_max: 0.0,
+                share_rate_limited: 0.0,
+                share_timeout: 0.0,
+                share_5xx: 0.0,
+                latency_p95_ms: 800.0,
+                traffic_rps: 1.0,
+                version_changed_recently: false,
+            }
+        })
+        .collect();
+    (rows, pages)
+}
+
+#[test]
+fn a_run_that_cannot_train_keeps_the_previous_classifier_in_use() {
+    let (_temp, data_dir) = a_day_of_status();
+    let (rows, pages) = precursor_history();
+    let cutoff = rows.last().unwrap().time;
+    let classifier = BurnClassifier::train(&rows, &pages, cutoff, &TrainConfig::default()).unwrap();
+    let models = data_dir.join("_models/predict/burn_classifier");
+    let card = ModelCard::new("burn_classifier", "earlier", (rows[0].time, cutoff), &[]);
+    card::save(&models, &card, &classifier).unwrap();
+    // A later save that was interrupted before its pointer switched: its files are there,
+    // `current` still names the earlier version.
+    std::fs::create_dir_all(models.join("interrupted")).unwrap();
+    std::fs::write(models.join("interrupted/model.json"), b"{\"horizons\": [").unwrap();
+
+    let stdout = predict(&data_dir);
+    assert!(
+        stdout.contains("page probabilities come from the previous classifier, version earlier"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("Page classifier in use: version earlier"),
+        "{stdout}"
+    );
+    let rows = page_rows(&data_dir);
+    assert!(!rows.is_empty(), "no page rows");
+    for row in &rows {
+        assert_eq!(row["model_version"], "earlier", "{row}");
+        let p = row["probability"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&p), "{row}");
+    }
+    assert_eq!(
+        std::fs::read_to_string(models.join("current"))
+            .unwrap()
+            .trim(),
+        "earlier"
+    );
+}
+
+/// A probe SLO (99% of `probe` events succeed) whose budget a burst of failures spends.
+const PROBE_SLO: &str = "\
+apiVersion: openslo/v1
+kind: SLO
+metadata:
+  name: probe-availability
+spec:
+  service: probe
+  indicator:
+    metadata: {name: probe-events}
+    spec:
+      ratioMetric:
+        counter: true
+        bad: {metricSource: {type: Vigil, spec: {table: logs, filter: \"event_name = 'probe_failed'\"}}}
+        total: {metricSource: {type: Vigil, spec: {table: logs, filter: \"event_name IN ('probe_ok', 'probe_failed')\"}}}
+  timeWindow: [{duration: 30d, isRolling: true}]
+  budgetingMethod: Occurrences
+  objectives: [{target: 0.99}]
+";
+
+#[test]
+fn a_scheduled_run_raises_a_predictive_alert_for_a_spent_budget() {
+    let specs = tempfile::tempdir().unwrap();
+    std::fs::write(specs.path().join("probe.yaml"), PROBE_SLO).unwrap();
+    let dir = specs.path().to_owned();
+    let server = TestServer::start_with(move |c| {
+        c.slo.interval = vigil::config::HumanDuration(Duration::from_secs(1));
+        c.slo.built_in_packs = false;
+        c.slo.dirs = vec![dir];
+        c.anomalies.enabled = false;
+        c.predict.schedule = "* * * * *".into();
+    });
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // 50 of 100 probes fail: 50 bad events against a budget of 1% of 100.
+    let record = |name: &str| {
+        serde_json::json!({"timeUnixNano": (now * 1_000_000_000).to_string(),
+            "attributes": [{"key": "event.name", "value": {"stringValue": name}}]})
+    };
+    let records: Vec<serde_json::Value> = (0..100)
+        .map(|i| {
+            record(if i % 2 == 0 {
+                "probe_ok"
+            } else {
+                "probe_failed"
+            })
+        })
+        .collect();
+    let body = serde_json::json!({"resourceLogs": [{
+        "resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "probe"}}]},
+        "scopeLogs": [{"logRecords": records}]
+    }]});
+    assert_eq!(server.post_json("/v1/logs", &body).status, 200);
+
+    // The job runs every minute; the second run at the latest sees the burst's status row.
+    let deadline = Instant::now() + Duration::from_secs(200);
+    let alert = loop {
+        let alerts = common::get_json(&server.url("/api/v1/alerts"));
+        let found = alerts.as_array().and_then(|alerts| {
+            alerts
+                .iter()
+                .find(|a| a["alertname"] == "SLOBudgetExhaustionPredicted")
+                .cloned()
+        });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(Instant::now() < deadline, "no predictive alert: {alerts}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(alert["labels"]["type"], "predictive", "{alert}");
+    assert_eq!(alert["labels"]["slo"], "probe-availability", "{alert}");
+    assert_eq!(alert["labels"]["service"], "probe", "{alert}");
+    assert_eq!(alert["severity"], "sev3", "{alert}");
+    assert!(
+        alert["annotations"]["summary"]
+            .as_str()
+            .unwrap()
+            .contains("probe-availability"),
+        "{alert}"
+    );
+    let rows = server.sql(
+        "SELECT kind, forecast FROM predictions WHERE target = 'probe-availability' \
+         AND kind = 'budget'",
+    );
+    assert!(!rows.is_empty(), "no budget rows");
+}
