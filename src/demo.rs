@@ -5,10 +5,13 @@
 //! 2. With that server stopped, `slo_status` is computed for the whole history (as `vigil
 //!    slo backfill` does), and the report is printed: the SLO table, the incidents the
 //!    burn-rate alerts caught with their severity, handler and time to detect, and the
-//!    injected incidents with whether and how fast they were caught.
+//!    injected incidents with whether and how fast they were caught, the top root cause
+//!    of each page (and whether the ground truth's cause is in the top three), and the
+//!    prediction job's first run (budget forecasts; page probabilities need a week).
 //! 3. Unless told to exit, the full server starts on the same data directory (the
 //!    default ports) and serves until Ctrl-C, for SQL, psql and Grafana.
 
+use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -202,7 +205,78 @@ async fn evaluate(
     crate::slo::job::backfill(&mut slos, &store, start, now, &mut |_| {}).await?;
     let status = slos.status(&[now]);
     let found = slos.incidents(start, now);
-    Ok(report(&slos, &status, &found, summary))
+
+    // Root causes of each page, ranked as the live job ranks them when the burn begins.
+    let mut causes = BTreeMap::new();
+    for incident in &found {
+        if let Some((at, _)) = first_page(&slos, incident)
+            && let Some(spec) = slos.spec(&incident.slo)
+            && let Ok(explanation) = crate::rca::explain(slos.query(), spec, at).await
+        {
+            let top: Vec<String> = explanation
+                .ranking
+                .candidates
+                .iter()
+                .take(3)
+                .map(|c| c.subject.to_string())
+                .collect();
+            causes.insert((incident.slo.clone(), at), top);
+        }
+    }
+    let mut quiet = |_: &str, _: usize, _: usize| {};
+    let predictions = crate::predict::job::run_once(
+        &store,
+        slos.query(),
+        &catalog.slos,
+        &config.predict,
+        &crate::predict::job::models_dir(&config.data_dir),
+        now,
+        &mut quiet,
+    )
+    .await;
+    let mut out = report(&slos, &status, &found, summary, &causes);
+    match predictions {
+        Ok(run) => out.push_str(&prediction_report(&run)),
+        Err(e) => {
+            let _ = writeln!(out, "\nPredictions: the run failed: {e}");
+        }
+    }
+    Ok(out)
+}
+
+/// The forecast part of the report: budgets forecast to run out, and why page
+/// probabilities are (not) there.
+fn prediction_report(run: &crate::predict::job::RunReport) -> String {
+    let mut out = String::new();
+    let output = &run.output;
+    let budget_rows = output
+        .predictions
+        .iter()
+        .filter(|r| r.kind == "budget")
+        .count();
+    let _ = writeln!(
+        out,
+        "\nPredictions (table predictions, model {}): {} rows, {} budget forecasts",
+        output.model_version,
+        output.predictions.len(),
+        budget_rows
+    );
+    if output.warnings.is_empty() {
+        let _ = writeln!(out, "  no SLO budget is forecast to run out within 48 h");
+    }
+    for w in &output.warnings {
+        let _ = writeln!(out, "  warning: {}", w.summary);
+    }
+    if run.classifier_version.is_none() {
+        let reason = output
+            .notes
+            .iter()
+            .find(|n| n.contains("insufficient history"))
+            .cloned()
+            .unwrap_or_else(|| "not enough pages in the history".into());
+        let _ = writeln!(out, "  page probabilities: none yet ({reason})");
+    }
+    out
 }
 
 fn report(
@@ -210,6 +284,7 @@ fn report(
     status: &arrow::array::RecordBatch,
     found: &[SloIncident],
     summary: &crate::sim::Summary,
+    causes: &BTreeMap<(String, i64), Vec<String>>,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -249,8 +324,8 @@ fn report(
     );
     let _ = writeln!(
         out,
-        "{:<28} {:<9} {:<8} {:<17} {:>10} {:>12}  post-mortem",
-        "slo", "severity", "handler", "paged (UTC)", "detected", "budget used"
+        "{:<28} {:<9} {:<8} {:<17} {:>10} {:>12}  {:<11} top root cause",
+        "slo", "severity", "handler", "paged (UTC)", "detected", "budget used", "post-mortem"
     );
     // Each paging incident with its first page, found once for both tables.
     let pages: Vec<(&SloIncident, i64, crate::alert::Severity)> = found
@@ -264,9 +339,13 @@ fn report(
             .iter()
             .find(|t| explains(t, &incident.slo, first_firing));
         let detect = truth.map_or("-".to_owned(), |t| minutes(first_firing - t.start));
+        let cause = causes
+            .get(&(incident.slo.clone(), first_firing))
+            .and_then(|top| top.first())
+            .map_or("-", String::as_str);
         let _ = writeln!(
             out,
-            "{:<28} {:<9} {:<8} {:<17} {:>10} {:>12}  {}",
+            "{:<28} {:<9} {:<8} {:<17} {:>10} {:>12}  {:<11} {cause}",
             incident.slo,
             severity.as_str(),
             severity.handler().as_str(),
@@ -288,7 +367,21 @@ fn report(
     for truth in &summary.incidents {
         let caught = pages.iter().find(|(i, at, _)| explains(truth, &i.slo, *at));
         let verdict = match caught {
-            Some((i, at, _)) => format!("paged by {} after {}", i.slo, minutes(at - truth.start)),
+            Some((i, at, _)) => {
+                let named = causes
+                    .get(&(i.slo.clone(), *at))
+                    .map(|top| names_cause(top, &truth.root_cause));
+                format!(
+                    "paged by {} after {}{}",
+                    i.slo,
+                    minutes(at - truth.start),
+                    match named {
+                        Some(true) => "; root cause in the top 3",
+                        Some(false) => "; root cause not in the top 3",
+                        None => "",
+                    }
+                )
+            }
             None => "not paged".to_owned(),
         };
         let _ = writeln!(
@@ -300,6 +393,29 @@ fn report(
         );
     }
     out
+}
+
+/// Whether one of the ranked candidates names what the ground truth says broke: its bot,
+/// model, tool, version, pipeline, service or provider.
+fn names_cause(top: &[String], truth: &crate::sim::RootCause) -> bool {
+    let values: Vec<&str> = [
+        &truth.bot_id,
+        &truth.model,
+        &truth.tool,
+        &truth.version,
+        &truth.pipeline,
+        &truth.service,
+        &truth.provider,
+    ]
+    .into_iter()
+    .flatten()
+    .map(String::as_str)
+    .collect();
+    top.iter().any(|candidate| {
+        values
+            .iter()
+            .any(|v| candidate.ends_with(&format!("={v}")) || candidate == v)
+    })
 }
 
 /// An incident starts this long (the shortest confirmation window) before its first

@@ -6,9 +6,10 @@
 //!                 length (at least 1 h) just before
 //!  <SLO table> ──► events of the SLO's total filter in both windows, `bad` from its bad
 //!                  (or not-good) filter, attributes + resource attributes as key=value
-//!  spans ──────► caller → callee graph between services, span errors and latency
-//!  events ─────► per-service bad-event share per minute, for services other than the
-//!                 SLO's own (its share is the SLI, the symptom) (metric evidence)
+//!  spans ──────► of the traces the SLO's services take part in: caller → callee graph
+//!                 between services, span errors and latency
+//!  events ─────► per-service bad-event share per minute when the SLO's events come from
+//!                 several services (from one, the share is the SLI itself, the symptom)
 //!                                         └──► rca::analyze ──► Explanation
 //! ```
 //!
@@ -53,7 +54,7 @@ const IGNORED_SUFFIXES: [&str; 6] = [
 /// When several attribute values sit on exactly the same events, the evidence cannot tell
 /// them apart: the one whose key comes first here stands for all (the others are listed
 /// with it). Keys not listed come after, alphabetically.
-const KEY_PREFERENCE: [&str; 14] = [
+const KEY_PREFERENCE: [&str; 15] = [
     "bot.id",
     "service.name",
     "service.version",
@@ -65,6 +66,7 @@ const KEY_PREFERENCE: [&str; 14] = [
     "gen_ai.tool.name",
     "mcp.method.name",
     "status_code",
+    "http.response.status_code",
     "error.type",
     "host.name",
     "service.instance.id",
@@ -229,13 +231,25 @@ pub async fn explain(query: &QueryEngine, slo: &Slo, at: i64) -> Result<Explanat
             Vec::new()
         }
     };
-    let spans = read_spans(query, baseline.start, incident.end).await?;
+    // The traces the SLO's services take part in; other services' spans are unrelated.
+    let mut services: BTreeSet<String> = events.iter().filter_map(|e| e.service.clone()).collect();
+    if services.is_empty()
+        && let Some(service) = &slo.service
+    {
+        services.insert(service.clone());
+    }
+    let spans = read_spans(query, baseline.start, incident.end, &services).await?;
     if events.len() >= MAX_ROWS || spans.len() >= MAX_ROWS {
         notes.push(format!(
             "only the first {MAX_ROWS} events or spans were read; the ranking may miss rarer causes"
         ));
     }
-    let series = service_series(&events, slo.service.as_deref());
+    let series = if services.len() > 1 {
+        service_series(&events, slo.service.as_deref())
+    } else {
+        // One service: its bad share is the SLI itself.
+        Vec::new()
+    };
     let mut event_list: Vec<Event> = events.iter().map(|e| e.event.clone()).collect();
     let aliases = merge_aliases(&mut event_list);
     let data = IncidentData {
@@ -542,14 +556,33 @@ fn service_series(events: &[TimedEvent], own: Option<&str>) -> Vec<MetricSeries>
         .collect()
 }
 
-async fn read_spans(query: &QueryEngine, from: i64, to: i64) -> Result<Vec<Span>, RcaError> {
+/// Spans in `[from, to)` of the traces that `services` take part in.
+async fn read_spans(
+    query: &QueryEngine,
+    from: i64,
+    to: i64,
+    services: &BTreeSet<String>,
+) -> Result<Vec<Span>, RcaError> {
+    if services.is_empty() {
+        return Ok(Vec::new());
+    }
+    let names: Vec<String> = services
+        .iter()
+        .map(|s| format!("'{}'", s.replace('\'', "''")))
+        .collect();
+    let range = format!(
+        "start_time >= {} AND start_time < {}",
+        timestamp_literal(from),
+        timestamp_literal(to)
+    );
     let sql = format!(
         "SELECT trace_id, span_id, parent_span_id, service_name, name, \
          status_code = 'ERROR' AS error, CAST(duration_ns AS DOUBLE) / 1e6 AS ms, \
          CAST(CAST(start_time AS BIGINT) / 1000000000 AS BIGINT) AS t \
-         FROM spans WHERE start_time >= {} AND start_time < {} LIMIT {MAX_ROWS}",
-        timestamp_literal(from),
-        timestamp_literal(to)
+         FROM spans WHERE {range} AND trace_id IN \
+           (SELECT DISTINCT trace_id FROM spans WHERE {range} AND service_name IN ({})) \
+         LIMIT {MAX_ROWS}",
+        names.join(", ")
     );
     let result = query.sql(&sql).await.map_err(|source| RcaError::Query {
         what: "spans",
