@@ -248,6 +248,10 @@ enum EvalCommand {
         bots: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
+        /// The fleet's incidents: `default` (scheduled from the seed) or SCENARIO@TIME,…
+        /// as in `vigil simulate`.
+        #[arg(long, default_value = "default")]
+        scenarios: String,
         /// Where the simulated fleet's data goes (default: a temporary directory).
         #[arg(long)]
         data_dir: Option<PathBuf>,
@@ -466,16 +470,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             live,
         } => {
             init_logging(&load_config(None)?, cli.log_format);
-            let scenarios = match scenarios.as_str() {
-                "default" => vigil::sim::ScenarioSelection::Default,
-                "none" => vigil::sim::ScenarioSelection::None,
-                list => vigil::sim::ScenarioSelection::List(
-                    list.split(',')
-                        .map(str::parse)
-                        .collect::<Result<_, _>>()
-                        .context("invalid --scenarios")?,
-                ),
-            };
+            let scenarios = parse_scenarios(&scenarios)?;
             let config = vigil::sim::SimConfig {
                 endpoint: endpoint.unwrap_or_else(|| protocol.default_endpoint().to_string()),
                 protocol,
@@ -691,10 +686,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     fleet_days,
                     bots,
                     seed,
+                    scenarios,
                     data_dir,
                 },
         } => {
             init_logging(&load_config(None)?, cli.log_format);
+            let scenarios = parse_scenarios(&scenarios)?;
             eprintln!("NAB: forecasts and lead times …");
             let report = vigil::predict::nab_eval::evaluate_nab(&nab_dir).with_context(|| {
                 format!("cannot evaluate on the NAB corpus in {}", nab_dir.display())
@@ -719,6 +716,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         days: fleet_days,
                         bots,
                         seed,
+                        scenarios,
                     },
                 ))?;
                 println!("{eval}");
@@ -747,6 +745,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `--scenarios`: `default`, `none`, or a comma-separated list of SCENARIO@TIME.
+fn parse_scenarios(text: &str) -> anyhow::Result<vigil::sim::ScenarioSelection> {
+    Ok(match text {
+        "default" => vigil::sim::ScenarioSelection::Default,
+        "none" => vigil::sim::ScenarioSelection::None,
+        list => vigil::sim::ScenarioSelection::List(
+            list.split(',')
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .context("invalid --scenarios")?,
+        ),
+    })
 }
 
 /// A directory under the system's temporary directory, removed when dropped.

@@ -1,7 +1,8 @@
 //! `vigil eval predict`: the prediction job measured on a simulated fleet whose incidents
 //! are known.
 //!
-//! 1. A fleet's history (`days`, default schedule of incidents) goes over OTLP into a Vigil
+//! 1. A fleet's history (`days`, the default schedule of incidents or a given one) goes over
+//!    OTLP into a Vigil
 //!    on loopback, as in `vigil demo`; `slo_status` is then computed for all of it.
 //! 2. The job's inputs are read from those tables exactly as the nightly run reads them.
 //! 3. A rolling-origin backtest (train on days 1..k, predict each hour of day k+1) scores
@@ -34,6 +35,7 @@ pub struct FleetEvalOptions {
     pub days: f64,
     pub bots: usize,
     pub seed: u64,
+    pub scenarios: ScenarioSelection,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +101,7 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
         options.bots,
         options.seed,
         now,
-        ScenarioSelection::Default,
+        options.scenarios.clone(),
     )
     .await?;
     let start = now - (options.days * 86_400.0) as i64;
