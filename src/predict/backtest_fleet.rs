@@ -50,6 +50,10 @@ pub struct FleetBacktestConfig {
     pub initial_days: i64,
     /// A probability at or above this warns.
     pub threshold: f64,
+    /// Instead of `threshold`, warn at the probability that maximises F1 of "a page starts
+    /// within the horizon" over each origin's own training rows (`threshold` when that
+    /// period has no positive row).
+    pub tune_threshold: bool,
     /// One band per entry of `train.horizons_secs`, in the same order.
     pub bands: Vec<LeadBand>,
     /// Hours forecast at each error-ratio origin.
@@ -62,6 +66,7 @@ impl Default for FleetBacktestConfig {
             train: TrainConfig::default(),
             initial_days: 7,
             threshold: 0.5,
+            tune_threshold: false,
             bands: LeadBand::defaults(),
             forecast_horizon: 48,
         }
@@ -95,6 +100,10 @@ pub struct SloBacktest {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FleetReport {
     pub threshold: f64,
+    /// Whether the threshold was tuned per origin instead (see
+    /// [`FleetBacktestConfig::tune_threshold`]).
+    #[serde(default)]
+    pub tuned_threshold: bool,
     /// `None` when the classifier evaluation could not run (reason in `notes`).
     pub pages: Option<PooledBacktest>,
     pub slos: Vec<SloBacktest>,
@@ -142,6 +151,50 @@ fn incidents_by_slo(fleet: &[SloFeatures], incidents: &[(String, i64)]) -> Vec<V
             starts
         })
         .collect()
+}
+
+/// The probability at which warning on the training rows before `origin` (observed, not
+/// paging, outcome known) gives the best F1 for "a page starts within `horizon`"; `None`
+/// without a positive row.
+fn tuned_threshold(
+    fleet: &[SloFeatures],
+    origin: i64,
+    horizon: i64,
+    probability: impl Fn(&crate::predict::classify::FeatureRow) -> f64,
+) -> Option<f64> {
+    let mut scored: Vec<(f64, bool)> = Vec::new();
+    for slo in fleet {
+        for (j, row) in slo.rows.iter().enumerate() {
+            if row.time + horizon > origin || !slo.observed[j] || slo.paging[j] {
+                continue;
+            }
+            let positive = crate::predict::classify::label(row.time, horizon, &slo.page_starts);
+            scored.push((probability(row), positive));
+        }
+    }
+    let positives = scored.iter().filter(|(_, p)| *p).count();
+    if positives == 0 {
+        return None;
+    }
+    // Highest probability first: warning at each distinct value in turn.
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let (mut best, mut best_f1) = (None, 0.0);
+    let (mut true_pos, mut warned) = (0usize, 0usize);
+    for (k, (p, positive)) in scored.iter().enumerate() {
+        warned += 1;
+        if *positive {
+            true_pos += 1;
+        }
+        let next_differs = scored.get(k + 1).is_none_or(|n| n.0 < *p);
+        if next_differs && true_pos > 0 {
+            let f1 = 2.0 * true_pos as f64 / (warned + positives) as f64;
+            if f1 > best_f1 {
+                best_f1 = f1;
+                best = Some(*p);
+            }
+        }
+    }
+    best
 }
 
 /// The page-prediction evaluation (module docs) with its first origin at `first_origin`;
@@ -196,13 +249,19 @@ fn rolling_pooled_detail(
                 without_model[i] += 1;
                 continue;
             };
+            let threshold = if config.tune_threshold {
+                tuned_threshold(fleet, origin, h, |row| model.probability(row))
+                    .unwrap_or(config.threshold)
+            } else {
+                config.threshold
+            };
             for (slo, slo_firing) in fleet.iter().zip(firing.iter_mut()) {
                 let from = slo.rows.partition_point(|r| r.time < origin);
                 let to = slo.rows.partition_point(|r| r.time < origin + DAY_SECS);
                 for j in from..to {
                     if slo.observed[j]
                         && !slo.paging[j]
-                        && model.probability(&slo.rows[j]) >= config.threshold
+                        && model.probability(&slo.rows[j]) >= threshold
                     {
                         slo_firing[i].push(slo.rows[j].time);
                     }
@@ -275,6 +334,7 @@ pub fn backtest(
     let fleet = build_features(inputs);
     let mut report = FleetReport {
         threshold: config.threshold,
+        tuned_threshold: config.tune_threshold,
         pages: None,
         slos: Vec::new(),
         notes: Vec::new(),
@@ -348,8 +408,13 @@ impl fmt::Display for FleetReport {
             Some(pages) => {
                 writeln!(
                     f,
-                    "page prediction: {} daily origins, threshold {:.2}",
-                    pages.origins, self.threshold
+                    "page prediction: {} daily origins, {}",
+                    pages.origins,
+                    if self.tuned_threshold {
+                        "threshold tuned for F1 on each origin's training rows".to_string()
+                    } else {
+                        format!("threshold {:.2}", self.threshold)
+                    }
                 )?;
                 writeln!(
                     f,
@@ -435,6 +500,51 @@ impl fmt::Display for FleetReport {
 mod tests {
     use super::*;
     use crate::predict::pipeline::tests::{DAY, H, START, fleet_inputs};
+
+    #[test]
+    fn the_tuned_threshold_is_the_probability_with_the_best_training_f1() {
+        // Rows at 0..5 h, a page at 4.5 h, horizon 1 h: only the row at 4 h is positive.
+        // Probabilities by hour: 0.1, 0.2, 0.9, 0.3, 0.6, 0.05. Warning at >= 0.9 catches no
+        // positive; at >= 0.6: 2 warnings, 1 true, F1 = 2·1 / (2 + 1) = 0.667; at >= 0.3:
+        // 3 warnings, F1 = 2 / 4 = 0.5, and lower thresholds only get worse. Best: 0.6.
+        let probabilities = [0.1, 0.2, 0.9, 0.3, 0.6, 0.05];
+        let slo = SloFeatures {
+            slo: "a".into(),
+            rows: (0..6).map(|h| quiet_row(h * H)).collect(),
+            observed: vec![true; 6],
+            paging: vec![false; 6],
+            error_ratio: vec![0.0; 6],
+            page_starts: vec![4 * H + H / 2],
+            budget: None,
+        };
+        let p = |r: &crate::predict::classify::FeatureRow| probabilities[(r.time / H) as usize];
+        assert_eq!(
+            tuned_threshold(std::slice::from_ref(&slo), 10 * H, H, p),
+            Some(0.6)
+        );
+        let quiet = SloFeatures {
+            page_starts: Vec::new(),
+            ..slo
+        };
+        assert_eq!(tuned_threshold(&[quiet], 10 * H, H, p), None);
+    }
+
+    fn quiet_row(time: i64) -> crate::predict::classify::FeatureRow {
+        crate::predict::classify::FeatureRow {
+            time,
+            burn_rate_5m: 0.0,
+            burn_rate_1h: 0.0,
+            burn_rate_6h: 0.0,
+            burn_rate_1h_trend: 0.0,
+            anomaly_score_max: 0.0,
+            share_rate_limited: 0.0,
+            share_timeout: 0.0,
+            share_5xx: 0.0,
+            latency_p95_ms: 0.0,
+            traffic_rps: 0.0,
+            version_changed_recently: false,
+        }
+    }
 
     #[test]
     fn fleet_scores_are_the_sums_of_per_slo_counts() {
