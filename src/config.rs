@@ -450,6 +450,14 @@ impl Config {
         if let Err(e) = self.predict.schedule.parse::<crate::schedule::Schedule>() {
             return Err(format!("predict.schedule: {e}"));
         }
+        if self.predict.history.0 < Duration::from_secs(86_400)
+            || self.predict.budget_warning.0.is_zero()
+        {
+            return Err(
+                "predict.history must be at least 1d and predict.budget_warning longer than 0s"
+                    .into(),
+            );
+        }
         if !(0.0..=1.0).contains(&self.predict.page_probability) {
             return Err("predict.page_probability is a probability in [0, 1]".into());
         }

@@ -39,6 +39,11 @@ pub enum DemoError {
     Job(#[from] crate::slo::job::JobError),
     #[error("cannot create the data directory: {0}")]
     Dir(std::io::Error),
+    #[error(
+        "data directory {0} already holds data; vigil demo simulates a fresh history and needs \
+         a new or empty directory (or leave out --data-dir)"
+    )]
+    NotEmpty(PathBuf),
 }
 
 /// What `vigil demo` was asked for.
@@ -63,6 +68,9 @@ pub async fn run(options: DemoOptions) -> Result<(), DemoError> {
         seed,
         exit_after_report,
     } = options;
+    if std::fs::read_dir(&config.data_dir).is_ok_and(|mut entries| entries.next().is_some()) {
+        return Err(DemoError::NotEmpty(config.data_dir.clone()));
+    }
     std::fs::create_dir_all(&config.data_dir).map_err(DemoError::Dir)?;
     let now = crate::server::unix_now().div_euclid(60) * 60;
     eprintln!(
@@ -213,6 +221,9 @@ async fn evaluate(
             && let Some(spec) = slos.spec(&incident.slo)
             && let Ok(explanation) = crate::rca::explain(slos.query(), spec, at).await
         {
+            store
+                .append_derived(crate::store::Table::RootCauses, explanation.rows(10, now))
+                .await?;
             let top: Vec<String> = explanation
                 .ranking
                 .candidates

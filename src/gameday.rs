@@ -21,8 +21,10 @@
 //!
 //! Detection is read from the durable `alerts` table (one row per lifecycle step), so an
 //! alert that fires and clears between two polls still counts. Detection time is measured
-//! from the failure's start (for latency-creep, from the outage after the creep) to the
-//! alert's first `firing` row, both on the wall clock of this machine and the server's.
+//! from the failure's start on the wall clock (the injection; for latency-creep, the outage
+//! after the creep) to the alert's first `firing` row, both on the wall clock of this
+//! machine and the server's. (The simulator works in whole minutes, so the failing
+//! telemetry of the first minute is stamped from that minute's start.)
 //!
 //! The simulated fleet keeps busy weekday hours whatever the wall-clock time: the fleet's
 //! time zone is chosen so that it is working time there, and on a weekend its activity is
@@ -105,6 +107,8 @@ pub enum GamedayError {
          from a quiet start, so resolve it or wait for it to clear first"
     )]
     AlreadyOpen { slo: String, state: String },
+    #[error("invalid game day option: {0}")]
+    Invalid(String),
     #[error("injection failed: {0}")]
     Injection(#[from] SimError),
     #[error("the injection task panicked or was cancelled: {0}")]
@@ -127,6 +131,9 @@ pub struct SloOutcome {
 #[derive(Debug, Clone)]
 pub struct Outcome {
     pub incident: Incident,
+    /// Unix seconds the failure began on the wall clock: the injection, or the planned
+    /// start when that is later (latency-creep's outage). Detection is measured from here.
+    pub failure_start: f64,
     pub detect_within: Duration,
     pub resolve_within: Duration,
     pub slos: Vec<SloOutcome>,
@@ -137,9 +144,9 @@ pub struct Outcome {
 }
 
 impl SloOutcome {
-    /// Seconds from the failure's start to the first firing.
-    pub fn detection(&self, incident: &Incident) -> Option<f64> {
-        self.fired_at.map(|t| t - incident.start as f64)
+    /// Seconds from the failure's start (Unix seconds) to the first firing.
+    pub fn detection(&self, failure_start: f64) -> Option<f64> {
+        self.fired_at.map(|t| t - failure_start)
     }
 
     /// Seconds from the failure's end to the last resolution.
@@ -147,8 +154,8 @@ impl SloOutcome {
         self.resolved_at.map(|t| t - incident.end as f64)
     }
 
-    fn detected_in_time(&self, incident: &Incident, within: Duration) -> bool {
-        self.detection(incident)
+    fn detected_in_time(&self, failure_start: f64, within: Duration) -> bool {
+        self.detection(failure_start)
             .is_some_and(|d| d <= within.as_secs_f64())
     }
 
@@ -158,7 +165,7 @@ impl SloOutcome {
     }
 
     fn passed(&self, outcome: &Outcome) -> bool {
-        self.detected_in_time(&outcome.incident, outcome.detect_within)
+        self.detected_in_time(outcome.failure_start, outcome.detect_within)
             && self.resolved_in_time(&outcome.incident, outcome.resolve_within)
     }
 }
@@ -183,10 +190,10 @@ impl fmt::Display for Outcome {
         )?;
         writeln!(
             f,
-            "failure {} → {} ({} min); expected to page: {}",
-            sim::rfc3339(incident.start),
+            "failure {} → {} ({}); expected to page: {}",
+            sim::rfc3339(self.failure_start as i64),
             sim::rfc3339(incident.end),
-            (incident.end - incident.start) / 60,
+            span(incident.end as f64 - self.failure_start),
             incident.affected_slos.join(", ")
         )?;
         writeln!(
@@ -200,7 +207,7 @@ impl fmt::Display for Outcome {
             "SLO", "severity", "detected", "resolved"
         )?;
         for slo in &self.slos {
-            let detected = match slo.detection(incident) {
+            let detected = match slo.detection(self.failure_start) {
                 Some(d) => format!("after {}", span(d)),
                 None => "never".into(),
             };
@@ -254,12 +261,18 @@ pub async fn run(
     mut stop: tokio::sync::watch::Receiver<bool>,
     mut report: impl FnMut(&str) + Send,
 ) -> Result<Outcome, GamedayError> {
+    if options.duration < Duration::from_secs(60) {
+        return Err(GamedayError::Invalid(format!(
+            "--duration {}s: a failure lasts at least 1m (the simulator works in minutes)",
+            options.duration.as_secs()
+        )));
+    }
+    if options.detect_within.is_zero() || options.resolve_within.is_zero() {
+        return Err(GamedayError::Invalid(
+            "--detect-within and --resolve-within must be longer than 0s".into(),
+        ));
+    }
     let api = QueryApi::new(&options.api);
-    let probe = api.clone();
-    tokio::task::spawn_blocking(move || probe.health())
-        .await
-        .map_err(|e| GamedayError::Task(e.to_string()))??;
-
     let (utc_offset_minutes, activity_boost) = busy_weekday(chrono::Utc::now().timestamp());
     let injection = sim::prepare_injection(InjectConfig {
         base: SimConfig {
@@ -276,6 +289,10 @@ pub async fn run(
         duration: Some(options.duration),
         tail: options.resolve_within,
     })?;
+    let probe = api.clone();
+    tokio::task::spawn_blocking(move || probe.health())
+        .await
+        .map_err(|e| GamedayError::Task(e.to_string()))??;
     let incident = injection
         .incident()
         .cloned()
@@ -306,10 +323,11 @@ pub async fn run(
         expected.join(", ")
     ));
 
+    let failure_start = now_secs().max(incident.start as f64);
     let (stop_injection, injection_stop) = sim::stop_pair();
     let sender: JoinHandle<Result<Summary, SimError>> =
         tokio::spawn(sim::run_injection(injection, injection_stop, |_| {}));
-    let detect_deadline = incident.start as f64 + options.detect_within.as_secs_f64();
+    let detect_deadline = failure_start + options.detect_within.as_secs_f64();
     let resolve_deadline = incident.end as f64 + options.resolve_within.as_secs_f64();
 
     let mut slos: Vec<SloOutcome> = expected
@@ -339,7 +357,7 @@ pub async fn run(
                     "{} fired ({}) {} after the failure started",
                     slo.slo,
                     slo.severity.as_deref().unwrap_or("?"),
-                    span(slo.detection(&incident).unwrap_or(0.0))
+                    span(slo.detection(failure_start).unwrap_or(0.0))
                 ));
             }
             if before.resolved_at.is_none() && slo.resolved_at.is_some() {
@@ -372,6 +390,7 @@ pub async fn run(
         .map_err(|e| GamedayError::Task(e.to_string()))??;
     Ok(Outcome {
         incident,
+        failure_start,
         detect_within: options.detect_within,
         resolve_within: options.resolve_within,
         slos,

@@ -135,7 +135,8 @@ enum Command {
         /// provider-timeouts, rate-limit-storm, tool-loop, bad-tool-version, flaky-ci,
         /// git-credential-expiry, latency-creep or bad-config.
         scenario: vigil::sim::ScenarioKind,
-        /// Vigil's OTLP endpoint: http://HOST:PORT (gRPC), or the base URL for OTLP/HTTP.
+        /// Vigil's OTLP endpoint: http://HOST:PORT (gRPC), or the base URL for OTLP/HTTP
+        /// (default: the protocol's local port, http://127.0.0.1:4317 for gRPC).
         #[arg(long)]
         endpoint: Option<String>,
         /// grpc, http/protobuf or http/json.
@@ -187,9 +188,9 @@ enum Command {
         /// When: RFC 3339 (2026-12-05T10:30:00Z), `now`, or an offset back like 30m or 2h.
         #[arg(long, default_value = "now")]
         at: String,
-        /// Candidates to print.
-        #[arg(long, default_value_t = 10)]
-        top: usize,
+        /// Candidates to print (at least 1).
+        #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..))]
+        top: u16,
         #[command(flatten)]
         reader: ReaderArgs,
     },
@@ -563,10 +564,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let explanation = runtime.block_on(vigil::rca::explain(&engine, spec, at))?;
             if reader.format == Format::Table {
                 let mut shown = explanation.clone();
-                shown.ranking.candidates.truncate(top);
+                shown.ranking.candidates.truncate(usize::from(top));
                 print!("{shown}");
             } else {
-                let batch = explanation.rows(top, vigil::server::unix_now());
+                let batch = explanation.rows(usize::from(top), vigil::server::unix_now());
                 let result = vigil::query::QueryResult {
                     schema: batch.schema(),
                     batches: vec![batch],
@@ -730,6 +731,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     no_normal_period,
                 },
         } => {
+            if let Some(missing) = scenarios.iter().find(|s| !petshop_dir.join(s).is_dir()) {
+                anyhow::bail!(
+                    "no PetShop scenario {missing:?} in {} (expected low_traffic, \
+                     high_traffic, temporal_traffic1 or temporal_traffic2)",
+                    petshop_dir.display()
+                );
+            }
             let options = vigil::rca::EvalOptions {
                 scenarios,
                 use_normal_period: !no_normal_period,
@@ -788,6 +796,12 @@ impl Drop for TempDir {
 /// `vigil predict`: one run of the prediction job with a progress bar per stage, then a
 /// summary per SLO.
 async fn predict(config: &Config) -> anyhow::Result<()> {
+    if !config.data_dir.is_dir() {
+        anyhow::bail!(
+            "no data directory {}: vigil predict reads the history a server wrote there",
+            config.data_dir.display()
+        );
+    }
     let catalog = vigil::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
     let store = vigil::store::Store::open(
         &config.data_dir,
@@ -836,11 +850,18 @@ fn parse_at(text: &str) -> anyhow::Result<i64> {
     if text == "now" {
         return Ok(now);
     }
+    let in_range = |t: i64| -> anyhow::Result<i64> {
+        // Telemetry timestamps are nanoseconds in 64 bits: 1970 to 2262.
+        if !(0..=9_200_000_000).contains(&t) {
+            anyhow::bail!("--at {text:?} is outside 1970–2262, the range of stored timestamps");
+        }
+        Ok(t)
+    };
     if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return Ok(t.timestamp());
+        return in_range(t.timestamp());
     }
     match HumanDuration::parse(text.trim_start_matches('-')) {
-        Ok(back) => Ok(now - back.0.as_secs() as i64),
+        Ok(back) => in_range(now.saturating_sub(back.0.as_secs().min(i64::MAX as u64) as i64)),
         Err(_) => anyhow::bail!(
             "invalid --at {text:?}: expected an RFC 3339 time (2026-12-05T10:30:00Z), `now`, \
              or a duration back from now such as 30m or 2h"

@@ -3,7 +3,8 @@
 //! The five fields of crontab(5), in UTC: minute (0–59), hour (0–23), day of month
 //! (1–31), month (1–12) and day of week (0–7, 0 and 7 both Sunday). Each field is `*`,
 //! a number, a range `a-b`, any of those with a step (`*/15`, `8-18/2`), or a comma list
-//! of them. As in cron, when both day fields are restricted a day matches either.
+//! of them; days of the week and months may be names (`MON-FRI`, `jan`). As in cron, when
+//! both day fields are restricted a day matches either.
 //! `@hourly`, `@daily` (= `@midnight`) and `@weekly` are accepted too.
 
 use std::fmt;
@@ -53,19 +54,20 @@ impl FromStr for Schedule {
                 fields.len()
             )));
         }
-        let field = |n: usize, name: &str, lo: u32, hi: u32| {
-            parse_field(fields[n], lo, hi).map_err(|reason| error(format!("{name}: {reason}")))
+        let field = |n: usize, name: &str, lo: u32, hi: u32, names: &[&str]| {
+            parse_field(fields[n], lo, hi, names)
+                .map_err(|reason| error(format!("{name}: {reason}")))
         };
-        let mut weekdays = field(4, "day of week", 0, 7)?;
+        let mut weekdays = field(4, "day of week", 0, 7, &WEEKDAYS)?;
         if weekdays & (1 << 7) != 0 {
             weekdays |= 1;
         }
         Ok(Schedule {
             text: text.trim().to_string(),
-            minutes: field(0, "minute", 0, 59)?,
-            hours: field(1, "hour", 0, 23)?,
-            days: field(2, "day of month", 1, 31)?,
-            months: field(3, "month", 1, 12)?,
+            minutes: field(0, "minute", 0, 59, &[])?,
+            hours: field(1, "hour", 0, 23, &[])?,
+            days: field(2, "day of month", 1, 31, &[])?,
+            months: field(3, "month", 1, 12, &MONTHS)?,
             weekdays,
             days_restricted: fields[2] != "*",
             weekdays_restricted: fields[4] != "*",
@@ -73,8 +75,16 @@ impl FromStr for Schedule {
     }
 }
 
-/// One field as a bit set of the values it allows.
-fn parse_field(text: &str, lo: u32, hi: u32) -> Result<u64, String> {
+/// Day-of-week names, Sunday first (value 0), as crontab(5) accepts them.
+const WEEKDAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+/// Month names, January first (value 1).
+const MONTHS: [&str; 12] = [
+    "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+];
+
+/// One field as a bit set of the values it allows; `names` spell its values from `lo` on
+/// (any case).
+fn parse_field(text: &str, lo: u32, hi: u32, names: &[&str]) -> Result<u64, String> {
     let mut bits = 0u64;
     for part in text.split(',') {
         let (range, step) = match part.split_once('/') {
@@ -90,7 +100,16 @@ fn parse_field(text: &str, lo: u32, hi: u32) -> Result<u64, String> {
             None => (part, 1),
         };
         let number = |s: &str| -> Result<u32, String> {
-            let value: u32 = s.parse().map_err(|_| format!("{s:?} is not a number"))?;
+            let named = names
+                .iter()
+                .position(|n| n.eq_ignore_ascii_case(s))
+                .map(|i| lo + i as u32);
+            let value: u32 = match named {
+                Some(value) => value,
+                None => s
+                    .parse()
+                    .map_err(|_| format!("{s:?} is not a number or a name"))?,
+            };
             if value < lo || value > hi {
                 return Err(format!("{value} is outside {lo}-{hi}"));
             }
@@ -232,6 +251,19 @@ mod tests {
     }
 
     #[test]
+    fn day_and_month_names_work_in_any_case() {
+        // 2026-12-05 is a Saturday.
+        assert_eq!(
+            next("*/15 9 * * MON-fri", "2026-12-05T12:00:00Z"),
+            "2026-12-07T09:00:00Z"
+        );
+        assert_eq!(
+            next("0 0 1 jan *", "2026-12-05T12:00:00Z"),
+            "2027-01-01T00:00:00Z"
+        );
+    }
+
+    #[test]
     fn restricted_day_fields_match_either_day() {
         // The 1st of the month or any Monday: Monday 2026-12-07 comes before 2027-01-01.
         assert_eq!(
@@ -251,7 +283,10 @@ mod tests {
         for (text, needle) in [
             ("0 3 * *", "expected 5 fields"),
             ("61 3 * * *", "minute: 61 is outside 0-59"),
-            ("0 3 * * mon", "day of week: \"mon\" is not a number"),
+            (
+                "0 3 * * mo",
+                "day of week: \"mo\" is not a number or a name",
+            ),
             ("*/0 * * * *", "minute: a step must be at least 1"),
             ("0 5-2 * * *", "hour: range 5-2 runs backwards"),
         ] {

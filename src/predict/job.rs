@@ -754,9 +754,14 @@ pub fn summary(report: &RunReport) -> String {
         let exhausts = rows
             .iter()
             .filter(|r| r.kind == "budget")
-            .find_map(|r| r.exhausts_at)
-            .and_then(|t| chrono::DateTime::from_timestamp(t, 0))
-            .map(|t| t.format("%Y-%m-%d %H:%MZ").to_string())
+            .find_map(|r| r.exhausts_at.map(|t| (t, r.time)))
+            .and_then(|(t, made)| {
+                if t <= made {
+                    return Some("already spent".to_string());
+                }
+                chrono::DateTime::from_timestamp(t, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%MZ").to_string())
+            })
             .unwrap_or_else(|| {
                 if budget.is_some() {
                     "not within 48 h".into()

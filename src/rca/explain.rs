@@ -16,8 +16,9 @@
 //! Attribute evidence needs row-level events: it is there for SLOs whose good/bad and total
 //! sides are `table` sources over the same table counting rows; SLOs built on histogram
 //! buckets or full queries get graph and metric evidence only (the explanation says so).
-//! Keys with more than [`MAX_VALUES_PER_KEY`] distinct values (ids, timestamps, durations)
-//! are not candidates. At most [`MAX_ROWS`] events and spans are read per window pair.
+//! Keys with more than [`MAX_VALUES_PER_KEY`] distinct values (ids, timestamps), numeric
+//! keys with more than [`MAX_MEASUREMENT_VALUES`] (durations, token counts) and values on
+//! every event are not candidates. At most [`MAX_ROWS`] events and spans are read per window pair.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -39,6 +40,8 @@ use crate::store::Table;
 pub const MAX_ROWS: usize = 200_000;
 /// An attribute key with more distinct values than this is an identifier, not a cause.
 pub const MAX_VALUES_PER_KEY: usize = 50;
+/// A numeric attribute key with more distinct values than this is a measurement.
+pub const MAX_MEASUREMENT_VALUES: usize = 10;
 /// Attribute keys never offered as causes: they restate the SLI or name a single request.
 const IGNORED_KEYS: [&str; 3] = ["event.name", "event.timestamp", "attempt"];
 /// Key suffixes of per-session and per-request identifiers, never offered as causes (a
@@ -498,27 +501,43 @@ fn merge_aliases(events: &mut [Event]) -> BTreeMap<String, Vec<String>> {
     aliases
 }
 
-/// Removes keys with more than [`MAX_VALUES_PER_KEY`] distinct values.
+/// Removes what cannot be a cause: keys with more than [`MAX_VALUES_PER_KEY`] distinct
+/// values (identifiers), numeric keys with more than [`MAX_MEASUREMENT_VALUES`] (durations,
+/// token counts: measurements, not causes) and values carried by every event (they cannot
+/// tell failures apart).
 fn drop_identifiers(events: &mut [TimedEvent]) {
     let mut values: HashMap<&str, BTreeSet<&str>> = HashMap::new();
+    let mut carriers: HashMap<(&str, &str), usize> = HashMap::new();
     for e in events.iter() {
         for (k, v) in &e.event.attributes {
             let set = values.entry(k.as_str()).or_default();
             if set.len() <= MAX_VALUES_PER_KEY {
                 set.insert(v.as_str());
             }
+            *carriers.entry((k.as_str(), v.as_str())).or_default() += 1;
         }
     }
     let noisy: BTreeSet<String> = values
         .into_iter()
-        .filter(|(_, set)| set.len() > MAX_VALUES_PER_KEY)
+        .filter(|(_, set)| {
+            set.len() > MAX_VALUES_PER_KEY
+                || (set.len() > MAX_MEASUREMENT_VALUES
+                    && set.iter().all(|v| v.parse::<f64>().is_ok()))
+        })
         .map(|(k, _)| k.to_string())
         .collect();
-    if noisy.is_empty() {
+    let everywhere: BTreeSet<(String, String)> = carriers
+        .into_iter()
+        .filter(|(_, n)| *n == events.len())
+        .map(|((k, v), _)| (k.to_string(), v.to_string()))
+        .collect();
+    if noisy.is_empty() && everywhere.is_empty() {
         return;
     }
     for e in events.iter_mut() {
-        e.event.attributes.retain(|(k, _)| !noisy.contains(k));
+        e.event
+            .attributes
+            .retain(|(k, v)| !noisy.contains(k) && !everywhere.contains(&(k.clone(), v.clone())));
     }
 }
 
@@ -699,6 +718,32 @@ mod tests {
             events
                 .iter()
                 .all(|e| e.event.attributes.len() == 1 && e.event.attributes[0].0 == "bot.id")
+        );
+
+        // Durations are measurements; a value on every event tells nothing apart.
+        let mut events: Vec<TimedEvent> = (0..20)
+            .map(|i| TimedEvent {
+                time: i as i64,
+                service: None,
+                event: Event {
+                    attributes: vec![
+                        ("duration_ms".into(), format!("{}", 10 + i)),
+                        ("service.name".into(), "agent".into()),
+                        (
+                            "status_code".into(),
+                            if i % 2 == 0 { "200" } else { "529" }.into(),
+                        ),
+                    ],
+                    bad: i % 2 == 1,
+                    in_incident: true,
+                },
+            })
+            .collect();
+        drop_identifiers(&mut events);
+        assert!(
+            events
+                .iter()
+                .all(|e| e.event.attributes.len() == 1 && e.event.attributes[0].0 == "status_code")
         );
     }
 }
