@@ -11,7 +11,6 @@
 //! 3. Unless told to exit, the full server starts on the same data directory (the
 //!    default ports) and serves until Ctrl-C, for SQL, psql and Grafana.
 
-use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -203,36 +202,50 @@ async fn evaluate(
     summary: &crate::sim::Summary,
 ) -> Result<String, DemoError> {
     let catalog = crate::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
-    let store = Store::open(
+    let store = Store::open_when_free(
         &config.data_dir,
         config.storage.store_config(),
         &crate::otlp::rows_from_wal,
-    )?;
+        std::time::Duration::from_secs(10),
+    )
+    .await?;
     let query = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
     let mut slos = SloEngine::new(query, &catalog);
     crate::slo::job::backfill(&mut slos, &store, start, now, &mut |_| {}).await?;
     let status = slos.status(&[now]);
     let found = slos.incidents(start, now);
 
-    // Root causes of each page, ranked as the live job ranks them when the burn begins.
-    let mut causes = BTreeMap::new();
-    for incident in &found {
-        if let Some((at, _)) = first_page(&slos, incident)
-            && let Some(spec) = slos.spec(&incident.slo)
+    // Each paging incident with its first page and the root causes ranked then, as the
+    // live job ranks them when the burn begins.
+    let mut pages = Vec::new();
+    for incident in found
+        .iter()
+        .filter(|i| i.incident.severity == crate::slo::budget::Severity::Page)
+    {
+        let Some((at, severity)) = first_page(&slos, incident) else {
+            continue;
+        };
+        let mut causes = Vec::new();
+        if let Some(spec) = slos.spec(&incident.slo)
             && let Ok(explanation) = crate::rca::explain(slos.query(), spec, at).await
         {
             store
                 .append_derived(crate::store::Table::RootCauses, explanation.rows(10, now))
                 .await?;
-            let top: Vec<String> = explanation
+            causes = explanation
                 .ranking
                 .candidates
                 .iter()
                 .take(3)
                 .map(|c| c.subject.to_string())
                 .collect();
-            causes.insert((incident.slo.clone(), at), top);
         }
+        pages.push(Page {
+            incident,
+            at,
+            severity,
+            causes,
+        });
     }
     let mut quiet = |_: &str, _: usize, _: usize| {};
     let predictions = crate::predict::job::run_once(
@@ -245,7 +258,7 @@ async fn evaluate(
         &mut quiet,
     )
     .await;
-    let mut out = report(&slos, &status, &found, summary, &causes);
+    let mut out = report(&status, &pages, summary);
     match predictions {
         Ok(run) => out.push_str(&prediction_report(&run)),
         Err(e) => {
@@ -290,12 +303,20 @@ fn prediction_report(run: &crate::predict::job::RunReport) -> String {
     out
 }
 
+/// A paging incident: its first page, that page's severity and the best three root causes
+/// ranked then (empty when none could be ranked).
+#[derive(Debug)]
+struct Page<'a> {
+    incident: &'a SloIncident,
+    at: i64,
+    severity: crate::alert::Severity,
+    causes: Vec<String>,
+}
+
 fn report(
-    slos: &SloEngine,
     status: &arrow::array::RecordBatch,
-    found: &[SloIncident],
+    pages: &[Page<'_>],
     summary: &crate::sim::Summary,
-    causes: &BTreeMap<(String, i64), Vec<String>>,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -338,22 +359,14 @@ fn report(
         "{:<28} {:<9} {:<8} {:<17} {:>10} {:>12}  {:<11} top root cause",
         "slo", "severity", "handler", "paged (UTC)", "detected", "budget used", "post-mortem"
     );
-    // Each paging incident with its first page, found once for both tables.
-    let pages: Vec<(&SloIncident, i64, crate::alert::Severity)> = found
-        .iter()
-        .filter(|i| i.incident.severity == crate::slo::budget::Severity::Page)
-        .filter_map(|i| first_page(slos, i).map(|(at, severity)| (i, at, severity)))
-        .collect();
-    for &(incident, first_firing, severity) in &pages {
+    for page in pages {
+        let (incident, first_firing, severity) = (page.incident, page.at, page.severity);
         let truth = summary
             .incidents
             .iter()
             .find(|t| explains(t, &incident.slo, first_firing));
         let detect = truth.map_or("-".to_owned(), |t| minutes(first_firing - t.start));
-        let cause = causes
-            .get(&(incident.slo.clone(), first_firing))
-            .and_then(|top| top.first())
-            .map_or("-", String::as_str);
+        let cause = page.causes.first().map_or("-", String::as_str);
         let _ = writeln!(
             out,
             "{:<28} {:<9} {:<8} {:<17} {:>10} {:>12}  {:<11} {cause}",
@@ -376,23 +389,23 @@ fn report(
 
     let _ = writeln!(out, "\nInjected incidents (ground truth)");
     for truth in &summary.incidents {
-        let caught = pages.iter().find(|(i, at, _)| explains(truth, &i.slo, *at));
+        let caught = pages
+            .iter()
+            .find(|p| explains(truth, &p.incident.slo, p.at));
         let verdict = match caught {
-            Some((i, at, _)) => {
-                let named = causes
-                    .get(&(i.slo.clone(), *at))
-                    .map(|top| names_cause(top, &truth.root_cause));
-                format!(
-                    "paged by {} after {}{}",
-                    i.slo,
-                    minutes(at - truth.start),
-                    match named {
-                        Some(true) => "; root cause in the top 3",
-                        Some(false) => "; root cause not in the top 3",
-                        None => "",
-                    }
-                )
-            }
+            Some(page) => format!(
+                "paged by {} after {}{}",
+                page.incident.slo,
+                minutes(page.at - truth.start),
+                match (
+                    page.causes.is_empty(),
+                    names_cause(&page.causes, &truth.root_cause)
+                ) {
+                    (true, _) => "",
+                    (false, true) => "; root cause in the top 3",
+                    (false, false) => "; root cause not in the top 3",
+                }
+            ),
             None => "not paged".to_owned(),
         };
         let _ = writeln!(

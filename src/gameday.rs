@@ -40,6 +40,7 @@ use std::time::Duration;
 use serde_json::Value;
 use tokio::task::JoinHandle;
 
+use crate::alert::sinks::{Auth, HttpClient, Method};
 use crate::sim::{
     self, Incident, InjectConfig, Protocol, Rhythm, ScenarioKind, SimConfig, SimError, Summary,
 };
@@ -289,10 +290,6 @@ pub async fn run(
         duration: Some(options.duration),
         tail: options.resolve_within,
     })?;
-    let probe = api.clone();
-    tokio::task::spawn_blocking(move || probe.health())
-        .await
-        .map_err(|e| GamedayError::Task(e.to_string()))??;
     let incident = injection
         .incident()
         .cloned()
@@ -433,65 +430,44 @@ fn update(outcome: &mut SloOutcome, rows: &[AlertRow], failure_end: f64) {
     outcome.resolved_at = (all_resolved && last >= failure_end).then_some(last);
 }
 
-/// The few calls a game day makes to Vigil's HTTP API.
+/// The game day's one call to Vigil's HTTP API: SQL over `/api/v1/query`, through the
+/// alert sinks' JSON client.
 #[derive(Debug, Clone)]
 struct QueryApi {
     base: String,
-    agent: ureq::Agent,
+    http: HttpClient,
 }
 
 impl QueryApi {
     fn new(base: &str) -> QueryApi {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(Duration::from_secs(30)))
-            .http_status_as_error(false)
-            .build()
-            .into();
         QueryApi {
             base: base.trim_end_matches('/').to_string(),
-            agent,
-        }
-    }
-
-    fn unreachable(&self, e: impl fmt::Display) -> GamedayError {
-        GamedayError::Unreachable {
-            url: self.base.clone(),
-            message: e.to_string(),
-        }
-    }
-
-    fn health(&self) -> Result<(), GamedayError> {
-        let response = self
-            .agent
-            .get(format!("{}/health", self.base))
-            .call()
-            .map_err(|e| self.unreachable(e))?;
-        match response.status().as_u16() {
-            200 => Ok(()),
-            status => Err(self.unreachable(format!("GET /health answered {status}"))),
+            http: HttpClient::new(Duration::from_secs(30)),
         }
     }
 
     fn rows(&self, sql: &str) -> Result<Vec<Value>, GamedayError> {
-        let mut response = self
-            .agent
-            .post(format!("{}/api/v1/query", self.base))
-            .header("Content-Type", "application/json")
-            .header("Accept", "application/json")
-            .send(serde_json::json!({ "sql": sql }).to_string())
-            .map_err(|e| self.unreachable(e))?;
-        let status = response.status().as_u16();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(64 << 20)
-            .read_to_string()
-            .map_err(|e| self.unreachable(e))?;
-        if status != 200 {
-            return Err(GamedayError::Query { status, body });
+        let body = serde_json::json!({ "sql": sql }).to_string();
+        let reply = self
+            .http
+            .send_json(
+                Method::Post,
+                &format!("{}/api/v1/query", self.base),
+                &Auth::None,
+                body.as_bytes(),
+            )
+            .map_err(|e| GamedayError::Unreachable {
+                url: self.base.clone(),
+                message: e.to_string(),
+            })?;
+        if reply.status != 200 {
+            return Err(GamedayError::Query {
+                status: reply.status,
+                body: reply.body,
+            });
         }
         let answer: Value =
-            serde_json::from_str(&body).map_err(|e| GamedayError::Answer(e.to_string()))?;
+            serde_json::from_str(&reply.body).map_err(|e| GamedayError::Answer(e.to_string()))?;
         match answer.get("rows") {
             Some(Value::Array(rows)) => Ok(rows.clone()),
             _ => Err(GamedayError::Answer("no `rows` array".into())),

@@ -87,7 +87,7 @@ pub use model::{Handler, Severity, Signal, Tier, Transition, TransitionKind, fin
 pub use outbox::{Delivery, Notification, NotificationKind, Outbox, OutboxError};
 pub use sinks::{DeliveryError, Dispatcher, RetryPolicy, Sink, SinkKind};
 pub use stats::Stats;
-pub use table::transitions_to_batch;
+pub use table::{RecordError, evaluate_and_record, transitions_to_batch};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {

@@ -42,11 +42,47 @@ use arrow::array::{ArrayRef, RecordBatch, StringBuilder, TimestampNanosecondBuil
 use arrow::error::ArrowError;
 use chrono::{DateTime, Utc};
 
-use super::model::Transition;
-use crate::store::Table;
+use super::http::SharedEngine;
+use super::model::{Signal, Transition};
+use crate::store::{Store, StoreError, Table};
 
 /// `transitions` as rows of `alerts`. Fails only on a time outside what nanosecond
 /// timestamps hold (years 1677–2262).
+/// Why [`evaluate_and_record`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RecordError {
+    #[error("alert evaluation failed: {0}")]
+    Engine(String),
+    #[error("cannot encode alert transitions: {0}")]
+    Encode(#[from] ArrowError),
+    #[error("cannot write alert transitions: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// Sends every signal of `source` to the engine (on a blocking thread: it fsyncs its
+/// outbox) and appends the transitions it made to the `alerts` table.
+pub async fn evaluate_and_record(
+    engine: &SharedEngine,
+    store: &Store,
+    source: &'static str,
+    signals: Vec<Signal>,
+) -> Result<(), RecordError> {
+    let engine = engine.clone();
+    let transitions = tokio::task::spawn_blocking(move || {
+        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
+        engine.evaluate(source, signals, Utc::now())
+    })
+    .await
+    .map_err(|e| RecordError::Engine(e.to_string()))?
+    .map_err(|e| RecordError::Engine(e.to_string()))?;
+    if !transitions.is_empty() {
+        store
+            .append_derived(Table::Alerts, transitions_to_batch(&transitions)?)
+            .await?;
+    }
+    Ok(())
+}
+
 pub fn transitions_to_batch(transitions: &[Transition]) -> Result<RecordBatch, ArrowError> {
     let n = transitions.len();
     let mut time = TimestampNanosecondBuilder::with_capacity(n).with_timezone("UTC");

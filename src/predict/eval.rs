@@ -109,22 +109,13 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
     let start = now - (options.days * 86_400.0) as i64;
 
     let catalog = crate::slo::engine::load_catalog(true, &[]).map_err(DemoError::from)?;
-    // The loading server's store lets go of the directory once its last handle is gone,
-    // which can be a moment after it stopped.
-    let mut attempts = 0;
-    let store = loop {
-        match Store::open(
-            &config.data_dir,
-            config.storage.store_config(),
-            &crate::otlp::rows_from_wal,
-        ) {
-            Err(crate::store::StoreError::Locked { .. }) if attempts < 100 => {
-                attempts += 1;
-                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            }
-            other => break other?,
-        }
-    };
+    let store = Store::open_when_free(
+        &config.data_dir,
+        config.storage.store_config(),
+        &crate::otlp::rows_from_wal,
+        std::time::Duration::from_secs(10),
+    )
+    .await?;
     let query = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
     let mut slos = SloEngine::new(query.clone(), &catalog);
     let minutes = ((now - start) / 60).max(1) as u64;

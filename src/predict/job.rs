@@ -685,36 +685,15 @@ pub async fn serve(
                 }
                 if let Some(alerts) = &alerts {
                     let signals = warning_signals(&report.output.warnings, &slos);
-                    send(alerts, &store, signals).await;
+                    if let Err(e) =
+                        crate::alert::evaluate_and_record(alerts, &store, SOURCE, signals).await
+                    {
+                        warn!(error = %e, "predictive alerts not evaluated");
+                    }
                 }
             }
             Err(e) => warn!(error = %e, "prediction run failed; the previous models stay in use"),
         }
-    }
-}
-
-async fn send(alerts: &SharedEngine, store: &Store, signals: Vec<Signal>) {
-    let engine = alerts.clone();
-    let transitions = tokio::task::spawn_blocking(move || {
-        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        engine.evaluate(SOURCE, signals, chrono::Utc::now())
-    })
-    .await;
-    let transitions = match transitions {
-        Ok(Ok(t)) => t,
-        Ok(Err(e)) => return warn!(error = %e, "predictive alerts not evaluated"),
-        Err(e) => return warn!(error = %e, "predictive alerts not evaluated"),
-    };
-    if transitions.is_empty() {
-        return;
-    }
-    match crate::alert::transitions_to_batch(&transitions) {
-        Ok(batch) => {
-            if let Err(e) = store.append_derived(Table::Alerts, batch).await {
-                warn!(error = %e, "predictive alert transitions not written");
-            }
-        }
-        Err(e) => warn!(error = %e, "predictive alert transitions not encoded"),
     }
 }
 

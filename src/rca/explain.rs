@@ -95,6 +95,24 @@ pub enum RcaError {
     },
 }
 
+/// Runs `sql`; `what` names the rows in errors.
+async fn batches(
+    query: &QueryEngine,
+    what: &'static str,
+    sql: &str,
+) -> Result<Vec<RecordBatch>, RcaError> {
+    query
+        .sql(sql)
+        .await
+        .map(|r| r.batches)
+        .map_err(|source| RcaError::Query { what, source })
+}
+
+/// The error for a column of `what` that cannot be read.
+fn column(what: &'static str) -> impl Fn(ColumnError) -> RcaError + Copy {
+    move |source| RcaError::Column { what, source }
+}
+
 /// A ranking with the windows and inputs behind it.
 #[derive(Debug, Clone)]
 pub struct Explanation {
@@ -303,19 +321,12 @@ async fn incident_start(query: &QueryEngine, slo: &str, at: i64) -> Result<(i64,
         timestamp_literal(at - 6 * HOUR),
         timestamp_literal(at)
     );
-    let result = query.sql(&sql).await.map_err(|source| RcaError::Query {
-        what: "slo_status",
-        source,
-    })?;
+    const WHAT: &str = "slo_status";
     // Latest state per minute (several objectives: firing if any fires).
     let mut minutes: BTreeMap<i64, bool> = BTreeMap::new();
-    for batch in &result.batches {
-        let column = |source| RcaError::Column {
-            what: "slo_status",
-            source,
-        };
-        let times = columns::seconds(batch, "time").map_err(column)?;
-        let firing = columns::strings(batch, "firing").map_err(column)?;
+    for batch in &batches(query, WHAT, &sql).await? {
+        let times = columns::seconds(batch, "time").map_err(column(WHAT))?;
+        let firing = columns::strings(batch, "firing").map_err(column(WHAT))?;
         for (t, f) in times.into_iter().zip(firing) {
             if let Some(t) = t {
                 *minutes.entry(t).or_default() |= f.is_some();
@@ -400,16 +411,10 @@ async fn read_events(
     sql: &str,
     incident_start: i64,
 ) -> Result<Vec<TimedEvent>, RcaError> {
-    let result = query.sql(sql).await.map_err(|source| RcaError::Query {
-        what: "the SLO's events",
-        source,
-    })?;
-    let column = |source| RcaError::Column {
-        what: "the SLO's events",
-        source,
-    };
+    const WHAT: &str = "the SLO's events";
+    let column = column(WHAT);
     let mut events = Vec::new();
-    for batch in &result.batches {
+    for batch in &batches(query, WHAT, sql).await? {
         let times = columns::ints(batch, "t").map_err(column)?;
         let bad = columns::bools(batch, "bad").map_err(column)?;
         let services = columns::strings(batch, "service_name").map_err(column)?;
@@ -603,16 +608,9 @@ async fn read_spans(
          LIMIT {MAX_ROWS}",
         names.join(", ")
     );
-    let result = query.sql(&sql).await.map_err(|source| RcaError::Query {
-        what: "spans",
-        source,
-    })?;
-    let column = |source| RcaError::Column {
-        what: "spans",
-        source,
-    };
+    let column = column("spans");
     let mut spans = Vec::new();
-    for batch in &result.batches {
+    for batch in &batches(query, "spans", &sql).await? {
         let trace = columns::strings(batch, "trace_id").map_err(column)?;
         let span = columns::strings(batch, "span_id").map_err(column)?;
         let parent = columns::strings(batch, "parent_span_id").map_err(column)?;

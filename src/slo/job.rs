@@ -276,19 +276,7 @@ async fn evaluate_alerts(
     source: &'static str,
     signals: Vec<crate::alert::Signal>,
 ) -> Result<(), JobError> {
-    let engine = alerts.clone();
-    let transitions = tokio::task::spawn_blocking(move || {
-        let mut engine = engine.lock().unwrap_or_else(|e| e.into_inner());
-        engine.evaluate(source, signals, chrono::Utc::now())
-    })
-    .await
-    .map_err(|e| JobError::Alert(e.to_string()))?
-    .map_err(|e| JobError::Alert(e.to_string()))?;
-    if transitions.is_empty() {
-        return Ok(());
-    }
-    let batch = crate::alert::transitions_to_batch(&transitions)
-        .map_err(|e| JobError::Alert(e.to_string()))?;
-    store.append_derived(Table::Alerts, batch).await?;
-    Ok(())
+    crate::alert::evaluate_and_record(alerts, store, source, signals)
+        .await
+        .map_err(|e| JobError::Alert(e.to_string()))
 }

@@ -217,6 +217,26 @@ impl Store {
     /// Opens (creating if needed) the store in `dir`: cleans up an interrupted flush,
     /// replays the WAL past the checkpoint and starts the WAL thread. The flusher is
     /// started separately with [`Store::run_flusher`].
+    /// [`Store::open`], waiting up to `wait` while the directory is locked: a store closed
+    /// in this process (a server that just stopped) lets go of the lock only when its WAL
+    /// thread ends, after its last handle is dropped.
+    pub async fn open_when_free(
+        dir: &Path,
+        config: StoreConfig,
+        decode: &Decoder,
+        wait: std::time::Duration,
+    ) -> Result<Store, StoreError> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            match Store::open(dir, config.clone(), decode) {
+                Err(StoreError::Locked { .. }) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                other => return other,
+            }
+        }
+    }
+
     pub fn open(dir: &Path, config: StoreConfig, decode: &Decoder) -> Result<Store, StoreError> {
         let open_err = |source| StoreError::Open {
             path: dir.to_owned(),
