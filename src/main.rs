@@ -116,10 +116,12 @@ enum Command {
         /// Same seed, same telemetry and incidents.
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// `default` (scheduled from the seed), `none`, or a comma-separated list of
-        /// SCENARIO@TIME, TIME being RFC 3339 or relative to the end like `-2h`. Scenarios:
+        /// `default` (scheduled from the seed), `none`, a comma-separated list of
+        /// SCENARIO@TIME, TIME being RFC 3339 or relative to the end like `-2h`, or of
+        /// SCENARIO names (scheduled from the seed, only those). Scenarios:
         /// provider-timeouts, rate-limit-storm, tool-loop, bad-tool-version, flaky-ci,
-        /// git-credential-expiry, latency-creep, bad-config.
+        /// git-credential-expiry, latency-creep, bad-config, quota-exhaustion (the last is
+        /// never in `default`).
         #[arg(long, default_value = "default")]
         scenarios: String,
         /// Write the injected incidents' ground truth (JSON) here.
@@ -249,8 +251,9 @@ enum EvalCommand {
         bots: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,
-        /// The fleet's incidents: `default` (scheduled from the seed) or SCENARIO@TIME,…
-        /// as in `vigil simulate`.
+        /// The fleet's incidents: `default` (scheduled from the seed), SCENARIO@TIME,… or
+        /// SCENARIO,… as in `vigil simulate`; `latency-creep,quota-exhaustion` tests
+        /// prediction where every incident has a precursor.
         #[arg(long, default_value = "default")]
         scenarios: String,
         /// Where the simulated fleet's data goes (default: a temporary directory).
@@ -755,18 +758,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `--scenarios`: `default`, `none`, or a comma-separated list of SCENARIO@TIME.
+/// `--scenarios`: `default`, `none`, a comma-separated list of SCENARIO@TIME or of
+/// SCENARIO names (scheduled from the seed, those kinds only).
 fn parse_scenarios(text: &str) -> anyhow::Result<vigil::sim::ScenarioSelection> {
-    Ok(match text {
-        "default" => vigil::sim::ScenarioSelection::Default,
-        "none" => vigil::sim::ScenarioSelection::None,
-        list => vigil::sim::ScenarioSelection::List(
-            list.split(',')
-                .map(str::parse)
-                .collect::<Result<_, _>>()
-                .context("invalid --scenarios")?,
-        ),
-    })
+    text.parse().context("invalid --scenarios")
 }
 
 /// A directory under the system's temporary directory, removed when dropped.

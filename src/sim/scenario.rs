@@ -17,12 +17,17 @@
 //! | git-credential-expiry | a bot | every push/pull/fetch/clone fails with an auth error (3 tries, then the turn gives up) for 3.5–4 h | its kind's git SLO; its tool-success SLO too when the bot does ≥ 60% of its kind's work |
 //! | latency-creep | a provider's main model | latency ×1 → ×6 linearly over 6–7 h (precursor), then 85% of requests fail (529/503) for 45–75 min | availability (≥ 40% of calls) and latency (≥ 60%) of each kind using the model |
 //! | bad-config | a bot | config revision `r(n+1)` points the API client at a dead proxy: every request is refused, the harness retries 8×/min, for 1–2 h; then reverted | its kind's availability SLO |
+//! | quota-exhaustion | a provider | usage nears the organisation's rate limit: 429s rise from 0.2% to 1.5% of requests over 2 days ± 1 h (precursor), then the quota runs out and 80% of requests are rate limited for 1–2 h | availability, same rule as provider-timeouts |
 //!
 //! "Pages" means a page condition of the SLO (2% of budget in 1 h / 5 min, or 5% in
 //! 6 h / 30 min; `ci-pass-rate`: 5% in 6 h / 30 min, 5 events) fires during the
 //! incident. The shares and durations are sized so that with the default fleet this
 //! holds with a margin: the crate's tests check it by re-evaluating the packs over
 //! 28 simulated days. Fleets of other sizes follow the same rules, with less margin.
+//!
+//! The default schedule draws from every kind but quota-exhaustion, which is placed on
+//! request (by time, or by kind: `--scenarios quota-exhaustion,latency-creep` schedules
+//! only those kinds), so that the default schedule stays the one earlier versions made.
 //!
 //! Invariants: the default schedule never overlaps incidents, starts them on weekdays
 //! in working hours (when there is traffic to fail) and only places incidents that end
@@ -57,10 +62,12 @@ pub enum ScenarioKind {
     LatencyCreep,
     /// A bad configuration rollout to one bot makes all its model requests fail.
     BadConfig,
+    /// Usage of one provider approaches the rate limit for two days, then exceeds it.
+    QuotaExhaustion,
 }
 
 impl ScenarioKind {
-    pub const ALL: [ScenarioKind; 8] = [
+    pub const ALL: [ScenarioKind; 9] = [
         ScenarioKind::ProviderTimeouts,
         ScenarioKind::RateLimitStorm,
         ScenarioKind::ToolLoop,
@@ -69,7 +76,31 @@ impl ScenarioKind {
         ScenarioKind::GitCredentialExpiry,
         ScenarioKind::LatencyCreep,
         ScenarioKind::BadConfig,
+        ScenarioKind::QuotaExhaustion,
     ];
+
+    /// Whether the default schedule draws this kind (module docs).
+    pub fn in_default_schedule(self) -> bool {
+        self != ScenarioKind::QuotaExhaustion
+    }
+
+    /// Whether the failure is preceded by a slow, visible precursor.
+    pub fn has_precursor(self) -> bool {
+        matches!(
+            self,
+            ScenarioKind::LatencyCreep | ScenarioKind::QuotaExhaustion
+        )
+    }
+
+    /// Whole days between the first effect and the failure: scheduling checks that the
+    /// failure, too, falls on a weekday.
+    fn lead_days(self) -> i64 {
+        if self == ScenarioKind::QuotaExhaustion {
+            2
+        } else {
+            0
+        }
+    }
 
     /// The scenario's name on the command line and in the labels file.
     pub fn name(self) -> &'static str {
@@ -82,11 +113,12 @@ impl ScenarioKind {
             ScenarioKind::GitCredentialExpiry => "git-credential-expiry",
             ScenarioKind::LatencyCreep => "latency-creep",
             ScenarioKind::BadConfig => "bad-config",
+            ScenarioKind::QuotaExhaustion => "quota-exhaustion",
         }
     }
 
-    /// Duration range in seconds: of the whole incident, or for latency-creep of the
-    /// outage that follows the creep.
+    /// Duration range in seconds: of the whole incident, or for a kind with a precursor of
+    /// the failure that follows it.
     fn duration_range(self) -> (i64, i64) {
         match self {
             ScenarioKind::ProviderTimeouts => (150 * MINUTE, 210 * MINUTE),
@@ -96,7 +128,7 @@ impl ScenarioKind {
             ScenarioKind::FlakyCi => (6 * HOUR, 8 * HOUR),
             ScenarioKind::GitCredentialExpiry => (210 * MINUTE, 240 * MINUTE),
             ScenarioKind::LatencyCreep => (45 * MINUTE, 75 * MINUTE),
-            ScenarioKind::BadConfig => (60 * MINUTE, 120 * MINUTE),
+            ScenarioKind::BadConfig | ScenarioKind::QuotaExhaustion => (60 * MINUTE, 120 * MINUTE),
         }
     }
 
@@ -106,6 +138,7 @@ impl ScenarioKind {
         match self {
             ScenarioKind::FlakyCi => (9.0, 10.0),
             ScenarioKind::LatencyCreep => (8.0, 9.0),
+            ScenarioKind::QuotaExhaustion => (9.5, 12.0),
             ScenarioKind::GitCredentialExpiry | ScenarioKind::BadToolVersion => (9.0, 12.0),
             _ => (9.5, 13.0),
         }
@@ -123,7 +156,8 @@ impl fmt::Display for ScenarioKind {
 pub enum ScenarioError {
     #[error(
         "unknown scenario {0:?}: expected one of provider-timeouts, rate-limit-storm, tool-loop, \
-         bad-tool-version, flaky-ci, git-credential-expiry, latency-creep, bad-config"
+         bad-tool-version, flaky-ci, git-credential-expiry, latency-creep, bad-config, \
+         quota-exhaustion"
     )]
     UnknownKind(String),
     #[error(
@@ -131,6 +165,11 @@ pub enum ScenarioError {
          offset before the end such as -2h, -90m or -1d"
     )]
     InvalidTime(String),
+    #[error(
+        "scenario list mixes placements and kinds at {0:?}: give either SCENARIO@TIME,… or \
+         SCENARIO,… (scheduled from the seed)"
+    )]
+    Mixed(String),
     #[error("scenario {kind} needs {needs}, which a fleet of {bots} bots does not have")]
     NotApplicable {
         kind: ScenarioKind,
@@ -222,13 +261,48 @@ pub enum ScenarioSelection {
     None,
     /// Exactly these, where they are placed.
     List(Vec<Placement>),
+    /// Scheduled from the seed like `Default`, drawing only from these kinds.
+    Kinds(Vec<ScenarioKind>),
+}
+
+impl FromStr for ScenarioSelection {
+    type Err = ScenarioError;
+
+    /// `default`, `none`, a comma-separated list of placements (`SCENARIO@TIME`) or of
+    /// scenario names (scheduled like the default, from those kinds only).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "default" => return Ok(ScenarioSelection::Default),
+            "none" => return Ok(ScenarioSelection::None),
+            _ => {}
+        }
+        let items: Vec<&str> = s.split(',').map(str::trim).collect();
+        if items.iter().all(|i| i.contains('@')) {
+            return items
+                .into_iter()
+                .map(str::parse)
+                .collect::<Result<_, _>>()
+                .map(ScenarioSelection::List);
+        }
+        if let Some(mixed) = items.iter().find(|i| i.contains('@')) {
+            return Err(ScenarioError::Mixed(mixed.to_string()));
+        }
+        let mut kinds: Vec<ScenarioKind> = items
+            .into_iter()
+            .map(str::parse)
+            .collect::<Result<_, _>>()?;
+        kinds.sort();
+        kinds.dedup();
+        Ok(ScenarioSelection::Kinds(kinds))
+    }
 }
 
 /// What caused an incident, as structured ground truth.
 #[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct RootCause {
     /// `provider_timeouts`, `provider_rate_limit`, `agent_tool_loop`, `tool_server_release`,
-    /// `flaky_pipeline`, `expired_git_credential`, `model_degradation` or `bad_config`.
+    /// `flaky_pipeline`, `expired_git_credential`, `model_degradation`, `bad_config` or
+    /// `provider_quota`.
     pub kind: String,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub bot_id: Option<String>,
@@ -262,11 +336,12 @@ pub(crate) enum Target {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Incident {
     pub scenario: ScenarioKind,
-    /// Unix seconds: when the failure starts (for latency-creep, the outage).
+    /// Unix seconds: when the failure starts (after the precursor, if there is one).
     pub start: i64,
     /// Unix seconds: when the cause is fixed.
     pub end: i64,
-    /// Unix seconds: when the precursor starts (latency-creep's slow rise).
+    /// Unix seconds: when the precursor starts (latency-creep's slow rise, quota-exhaustion's
+    /// rising rate limiting).
     pub precursor_start: Option<i64>,
     pub root_cause: RootCause,
     /// `metadata.name`s of the SLOs whose page conditions the incident trips.
@@ -476,6 +551,32 @@ fn build(
                     provider_label(provider)
                 )
             };
+        }
+        ScenarioKind::QuotaExhaustion => {
+            let provider = choose_provider(rng, fleet);
+            let lead = QUOTA_LEAD + rng.int_in(-60, 60) * MINUTE;
+            let lead = forced.map_or(lead, |d| lead.min(24 * d));
+            incident.precursor_start = Some(first);
+            incident.start = first + lead;
+            incident.end = incident.start + duration;
+            incident.target = Target::Provider(provider);
+            incident.root_cause = RootCause {
+                kind: "provider_quota".into(),
+                provider: Some(provider.semconv_name().into()),
+                ..RootCause::default()
+            };
+            incident.affected_slos =
+                kinds_calling(fleet, AVAILABILITY_SHARE, |m| m.provider == provider)
+                    .into_iter()
+                    .map(|k| slos(k).availability)
+                    .collect();
+            incident.description = format!(
+                "the fleet's use of {} nears the organisation's rate limit: for {} h a rising \
+                 share of requests is rate limited, then the quota runs out and most requests \
+                 get 429",
+                provider_label(provider),
+                lead / HOUR
+            );
         }
         ScenarioKind::LatencyCreep => {
             let model = creep_model(choose_provider(rng, fleet));
@@ -717,6 +818,12 @@ const BETWEEN_BURSTS_SHARE: f64 = 0.1;
 const CREEP_FACTOR: f64 = 6.0;
 const OUTAGE_SHARE: f64 = 0.85;
 const CI_FAILURE_SHARE: f64 = 0.9;
+/// Quota exhaustion: the precursor lasts about this long …
+const QUOTA_LEAD: i64 = 2 * DAY;
+/// … while the share of rate-limited requests rises linearly between these …
+const QUOTA_PRECURSOR_SHARE: (f64, f64) = (0.002, 0.015);
+/// … and then this share is rate limited until the quota resets.
+const QUOTA_SHARE: f64 = 0.8;
 
 impl Effects {
     /// The effects at `t` for `bot` (`None`: fleet-wide only, as the CI runner sees them).
@@ -753,6 +860,21 @@ impl Effects {
             }
             (ScenarioKind::LatencyCreep, Target::Model(model)) => {
                 self.api.push(creep_effect(incident, model, t));
+            }
+            (ScenarioKind::QuotaExhaustion, Target::Provider(provider)) => {
+                let share = if t < incident.start {
+                    let x = (t - incident.first_effect()) as f64
+                        / (incident.start - incident.first_effect()).max(1) as f64;
+                    let (from, to) = QUOTA_PRECURSOR_SHARE;
+                    from + (to - from) * x
+                } else {
+                    QUOTA_SHARE
+                };
+                self.api.push(ApiEffect::failing(
+                    provider,
+                    share,
+                    FailureMode::RateLimited,
+                ));
             }
             (ScenarioKind::ToolLoop, Target::Bot(index)) => self.tool_loop |= this_bot(index),
             (ScenarioKind::GitCredentialExpiry, Target::Bot(index)) => {
@@ -843,7 +965,14 @@ pub(crate) fn schedule(
 ) -> Result<Vec<Incident>, ScenarioError> {
     let mut incidents = match selection {
         ScenarioSelection::None => Vec::new(),
-        ScenarioSelection::Default => default_schedule(seed, fleet, rhythm, span),
+        ScenarioSelection::Default => {
+            let kinds: Vec<ScenarioKind> = ScenarioKind::ALL
+                .into_iter()
+                .filter(|k| k.in_default_schedule())
+                .collect();
+            default_schedule(seed, fleet, rhythm, span, &kinds)
+        }
+        ScenarioSelection::Kinds(kinds) => default_schedule(seed, fleet, rhythm, span, kinds),
         ScenarioSelection::List(placements) => placed(seed, fleet, span, placements)?,
     };
     if !span.live {
@@ -887,10 +1016,18 @@ const COOL_DOWN: (i64, i64) = (8 * HOUR, 36 * HOUR);
 /// Scheduling looks at most this far ahead for a working-hours slot.
 const SLOT_SEARCH_DAYS: i64 = 14;
 
-fn default_schedule(seed: u64, fleet: &Fleet, rhythm: Rhythm, span: RunSpan) -> Vec<Incident> {
+/// Schedules incidents of `kinds` (each in turn, in a shuffled order) across the span.
+fn default_schedule(
+    seed: u64,
+    fleet: &Fleet,
+    rhythm: Rhythm,
+    span: RunSpan,
+    kinds: &[ScenarioKind],
+) -> Vec<Incident> {
     let mut rng = Rng::derive(seed, &[0x5C4ED]);
-    let applicable: Vec<ScenarioKind> = ScenarioKind::ALL
-        .into_iter()
+    let applicable: Vec<ScenarioKind> = kinds
+        .iter()
+        .copied()
         .filter(|k| {
             *k != ScenarioKind::BadToolVersion
                 || fleet.bots.iter().any(|b| b.kind == AgentKind::GenAi)
@@ -905,7 +1042,7 @@ fn default_schedule(seed: u64, fleet: &Fleet, rhythm: Rhythm, span: RunSpan) -> 
         }
         let Some((position, incident)) = queue.iter().enumerate().find_map(|(i, kind)| {
             let mut attempt = rng.clone();
-            let start = next_slot(rhythm, cursor, kind.start_window(), &mut attempt)?;
+            let start = next_slot(rhythm, cursor, *kind, &mut attempt)?;
             let incident = build(*kind, start, None, &mut attempt, fleet, &incidents).ok()?;
             (incident.end + 30 * MINUTE <= span.end).then_some((i, incident))
         }) else {
@@ -928,15 +1065,19 @@ fn shuffled(kinds: &[ScenarioKind], rng: &mut Rng) -> Vec<ScenarioKind> {
     out
 }
 
-/// A minute-aligned time in the first weekday `window` (local hours) ending after
-/// `after`, uniformly within the part of it that is after `after`.
-fn next_slot(rhythm: Rhythm, after: i64, window: (f64, f64), rng: &mut Rng) -> Option<i64> {
+/// A minute-aligned first effect for `kind` in the first weekday window (its local start
+/// hours) ending after `after`, uniformly within the part of it that is after `after`. The
+/// day `kind.lead_days()` later must be a weekday too.
+fn next_slot(rhythm: Rhythm, after: i64, kind: ScenarioKind, rng: &mut Rng) -> Option<i64> {
+    let window = kind.start_window();
     let midnight = rhythm.local_midnight(after);
     (0..SLOT_SEARCH_DAYS).find_map(|day| {
         let day_start = midnight + day * DAY;
         let lo = day_start + (window.0 * HOUR as f64) as i64;
         let hi = day_start + (window.1 * HOUR as f64) as i64;
-        if !rhythm.is_weekday(day_start + 12 * HOUR) || hi <= after {
+        let noon = day_start + 12 * HOUR;
+        let weekdays = rhythm.is_weekday(noon) && rhythm.is_weekday(noon + kind.lead_days() * DAY);
+        if !weekdays || hi <= after {
             return None;
         }
         let from = lo.max(after);
@@ -994,7 +1135,94 @@ mod tests {
             assert!(!incident.affected_slos.is_empty());
         }
         let kinds: std::collections::BTreeSet<_> = a.iter().map(|i| i.scenario).collect();
-        assert_eq!(kinds.len(), ScenarioKind::ALL.len());
+        let default_kinds = ScenarioKind::ALL.iter().filter(|k| k.in_default_schedule());
+        assert_eq!(kinds.len(), default_kinds.count());
+    }
+
+    #[test]
+    fn a_schedule_of_chosen_kinds_draws_only_those_and_fails_on_weekdays() {
+        let fleet = fleet::build(5, 6);
+        let rhythm = Rhythm::new(0);
+        let selection: ScenarioSelection = "quota-exhaustion, latency-creep".parse().unwrap();
+        let incidents = schedule(5, &fleet, rhythm, span(28), &selection).unwrap();
+        assert!(incidents.len() >= 6, "{} incidents", incidents.len());
+        let kinds: std::collections::BTreeSet<_> = incidents.iter().map(|i| i.scenario).collect();
+        assert_eq!(
+            kinds.into_iter().collect::<Vec<_>>(),
+            [ScenarioKind::LatencyCreep, ScenarioKind::QuotaExhaustion]
+        );
+        for incident in &incidents {
+            assert!(rhythm.is_weekday(incident.start), "{incident:?}");
+            assert!(incident.scenario.has_precursor());
+            let lead = incident.start - incident.first_effect();
+            if incident.scenario == ScenarioKind::QuotaExhaustion {
+                assert!((2 * DAY - HOUR..=2 * DAY + HOUR).contains(&lead), "{lead}");
+            }
+        }
+    }
+
+    #[test]
+    fn selections_parse_as_placements_or_kinds_but_not_both() {
+        assert_eq!(
+            "default".parse::<ScenarioSelection>(),
+            Ok(ScenarioSelection::Default)
+        );
+        assert_eq!(
+            "none".parse::<ScenarioSelection>(),
+            Ok(ScenarioSelection::None)
+        );
+        assert!(matches!(
+            "tool-loop@-2h,flaky-ci@-1d".parse::<ScenarioSelection>(),
+            Ok(ScenarioSelection::List(list)) if list.len() == 2
+        ));
+        assert_eq!(
+            "flaky-ci,tool-loop,flaky-ci".parse::<ScenarioSelection>(),
+            Ok(ScenarioSelection::Kinds(vec![
+                ScenarioKind::ToolLoop,
+                ScenarioKind::FlakyCi
+            ]))
+        );
+        assert!(matches!(
+            "flaky-ci,tool-loop@-2h".parse::<ScenarioSelection>(),
+            Err(ScenarioError::Mixed(item)) if item == "tool-loop@-2h"
+        ));
+        assert!(matches!(
+            "flaky".parse::<ScenarioSelection>(),
+            Err(ScenarioError::UnknownKind(_))
+        ));
+    }
+
+    #[test]
+    fn quota_exhaustion_rate_limits_a_rising_share_then_most_requests() {
+        let fleet = fleet::build(5, 6);
+        let placements = vec!["quota-exhaustion@-3d".parse().unwrap()];
+        let incidents = schedule(
+            5,
+            &fleet,
+            Rhythm::new(0),
+            span(3),
+            &ScenarioSelection::List(placements),
+        )
+        .unwrap();
+        let incident = &incidents[0];
+        let Target::Provider(provider) = incident.target else {
+            panic!("quota exhaustion targets a provider");
+        };
+        let model = creep_model(provider);
+        let share = |t: i64| {
+            Effects::at(&incidents, None, t)
+                .api(model)
+                .failure
+                .map(|(s, mode)| (s, mode == FailureMode::RateLimited))
+        };
+        let first = incident.first_effect();
+        assert_eq!(share(first - MINUTE), None);
+        assert_eq!(share(first), Some((QUOTA_PRECURSOR_SHARE.0, true)));
+        let (mid, _) = share((first + incident.start) / 2).unwrap();
+        assert!((mid - 0.0085).abs() < 1e-3, "{mid}");
+        assert_eq!(share(incident.start), Some((QUOTA_SHARE, true)));
+        assert_eq!(share(incident.end), None);
+        assert!(!incident.affected_slos.is_empty());
     }
 
     #[test]

@@ -20,7 +20,7 @@ use super::generate::Batches;
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SloDef {
     pub(crate) name: &'static str,
-    objective: f64,
+    pub(crate) objective: f64,
     pages: &'static [(f64, i64, i64)],
     min_events: u64,
 }
