@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use common::{TestServer, cli_sql, vigil_bin};
 use vigil::predict::card::{self, ModelCard};
-use vigil::predict::classify::{BurnClassifier, FeatureRow, TrainConfig};
+use vigil::predict::classify::{BurnClassifier, FEATURE_NAMES, FeatureRow, TrainConfig};
 
 /// A server whose SLO job fills a day of `slo_status` for the built-in packs, stopped once
 /// the first rows are in; returns its data directory.
@@ -108,7 +108,8 @@ fn precursor_history() -> (Vec<FeatureRow>, Vec<i64>) {
                 share_5xx: 0.0,
                 latency_p95_ms: 800.0,
                 traffic_rps: 1.0,
-                version_changed_recently: false,
+                latency_p95_ratio: 1.0,
+                ..FeatureRow::default()
             }
         })
         .collect();
@@ -122,7 +123,8 @@ fn a_run_that_cannot_train_keeps_the_previous_classifier_in_use() {
     let cutoff = rows.last().unwrap().time;
     let classifier = BurnClassifier::train(&rows, &pages, cutoff, &TrainConfig::default()).unwrap();
     let models = data_dir.join("_models/predict/burn_classifier");
-    let card = ModelCard::new("burn_classifier", "earlier", (rows[0].time, cutoff), &[]);
+    let range = (rows[0].time, cutoff);
+    let card = ModelCard::new("burn_classifier", "earlier", range, &FEATURE_NAMES);
     card::save(&models, &card, &classifier).unwrap();
     // A later save that was interrupted before its pointer switched: its files are there,
     // `current` still names the earlier version.
@@ -150,6 +152,22 @@ fn a_run_that_cannot_train_keeps_the_previous_classifier_in_use() {
             .unwrap()
             .trim(),
         "earlier"
+    );
+
+    // A classifier saved by a Vigil with other features is not used: its coefficients
+    // would not line up with today's rows.
+    let card = ModelCard::new("burn_classifier", "older", range, &FEATURE_NAMES[..15]);
+    card::save(&models, &card, &classifier).unwrap();
+    let stdout = predict(&data_dir);
+    assert!(
+        stdout.contains("the previous classifier older was trained on other features"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("No page classifier yet"), "{stdout}");
+    assert!(
+        page_rows(&data_dir)
+            .iter()
+            .all(|row| row["model_version"] != "older")
     );
 }
 

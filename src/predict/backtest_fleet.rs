@@ -108,6 +108,9 @@ pub struct FleetReport {
     pub pages: Option<PooledBacktest>,
     pub slos: Vec<SloBacktest>,
     pub notes: Vec<String>,
+    /// What [`FleetReport::rescore`] scores; not part of the printed or saved report.
+    #[serde(skip)]
+    pub warnings: Option<Warnings>,
 }
 
 /// Sums per-SLO event scores of one band into a fleet-wide score.
@@ -197,6 +200,18 @@ fn tuned_threshold(
     best
 }
 
+/// The warnings of the rolling origins: per SLO (in fleet order) and per horizon (in
+/// `train.horizons_secs` order), the times of the rows that warned.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Warnings {
+    pub firing: Vec<Vec<Vec<i64>>>,
+    pub first_origin: i64,
+    /// Time of the last feature row: outcomes are known up to here.
+    pub last: i64,
+    pub origins: usize,
+    pub days_without_model: Vec<(i64, usize)>,
+}
+
 /// The page-prediction evaluation (module docs) with its first origin at `first_origin`;
 /// origins follow daily while they are before the last row. Returns the fleet-wide scores.
 pub fn rolling_pooled(
@@ -205,15 +220,16 @@ pub fn rolling_pooled(
     config: &FleetBacktestConfig,
     first_origin: i64,
 ) -> Result<PooledBacktest, BacktestError> {
-    rolling_pooled_detail(fleet, incidents, config, first_origin).map(|(r, _)| r)
+    let warnings = rolling_warnings(fleet, config, first_origin)?;
+    Ok(score_warnings(fleet, &warnings, incidents, &config.bands).0)
 }
 
-fn rolling_pooled_detail(
+/// Trains at each daily origin and records which rows of the next day warn.
+pub fn rolling_warnings(
     fleet: &[SloFeatures],
-    incidents: &[(String, i64)],
     config: &FleetBacktestConfig,
     first_origin: i64,
-) -> Result<(PooledBacktest, Vec<Vec<EventScore>>), BacktestError> {
+) -> Result<Warnings, BacktestError> {
     if config.bands.len() != config.train.horizons_secs.len() {
         return Err(BacktestError::Config(format!(
             "{} lead bands for {} horizons",
@@ -237,7 +253,6 @@ fn rolling_pooled_detail(
     }
 
     let horizons = config.train.horizons_secs.len();
-    // firing[slo][horizon]
     let mut firing: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); horizons]; fleet.len()];
     let mut without_model = vec![0usize; horizons];
     let mut origins = 0usize;
@@ -271,7 +286,30 @@ fn rolling_pooled_detail(
         origins += 1;
         origin += DAY_SECS;
     }
+    Ok(Warnings {
+        firing,
+        first_origin,
+        last,
+        origins,
+        days_without_model: config
+            .train
+            .horizons_secs
+            .iter()
+            .copied()
+            .zip(without_model)
+            .collect(),
+    })
+}
 
+/// Scores `warnings` against `incidents` (`(slo, start)`; empty: the page starts), one band
+/// per horizon. Returns the fleet-wide scores and, per SLO, the per-band scores.
+pub fn score_warnings(
+    fleet: &[SloFeatures],
+    warnings: &Warnings,
+    incidents: &[(String, i64)],
+    bands: &[LeadBand],
+) -> (PooledBacktest, Vec<Vec<EventScore>>) {
+    let (first_origin, last) = (warnings.first_origin, warnings.last);
     let incidents: Vec<Vec<i64>> = incidents_by_slo(fleet, incidents)
         .into_iter()
         .map(|s| {
@@ -280,12 +318,12 @@ fn rolling_pooled_detail(
                 .collect()
         })
         .collect();
-    let per_slo: Vec<Vec<EventScore>> = firing
+    let per_slo: Vec<Vec<EventScore>> = warnings
+        .firing
         .iter()
         .zip(&incidents)
         .map(|(f, inc)| {
-            config
-                .bands
+            bands
                 .iter()
                 .zip(f)
                 .map(|(band, f)| {
@@ -299,8 +337,7 @@ fn rolling_pooled_detail(
                 .collect()
         })
         .collect();
-    let scores = config
-        .bands
+    let scores = bands
         .iter()
         .enumerate()
         .map(|(i, band)| {
@@ -308,20 +345,14 @@ fn rolling_pooled_detail(
             pooled_score(&column, band)
         })
         .collect();
-    Ok((
+    (
         PooledBacktest {
-            origins,
-            days_without_model: config
-                .train
-                .horizons_secs
-                .iter()
-                .copied()
-                .zip(without_model)
-                .collect(),
+            origins: warnings.origins,
+            days_without_model: warnings.days_without_model.clone(),
             scores,
         },
         per_slo,
-    ))
+    )
 }
 
 /// Rolling-origin backtest of page prediction and error-ratio forecasts; see the module docs.
@@ -338,45 +369,31 @@ pub fn backtest(
         pages: None,
         slos: Vec::new(),
         notes: Vec::new(),
+        warnings: None,
     };
     let first = fleet
         .iter()
         .filter_map(|f| f.rows.first())
         .map(|r| r.time)
         .min();
-    let per_slo = match first {
-        None => {
-            report
-                .notes
-                .push("no status points: nothing to backtest".into());
-            Vec::new()
-        }
+    match first {
+        None => report
+            .notes
+            .push("no status points: nothing to backtest".into()),
         Some(first) => {
-            match rolling_pooled_detail(
-                &fleet,
-                incidents,
-                config,
-                first + config.initial_days * DAY_SECS,
-            ) {
-                Ok((pages, per_slo)) => {
-                    report.pages = Some(pages);
-                    per_slo
-                }
-                Err(e) => {
-                    report
-                        .notes
-                        .push(format!("page prediction not evaluated: {e}"));
-                    Vec::new()
-                }
+            match rolling_warnings(&fleet, config, first + config.initial_days * DAY_SECS) {
+                Ok(warnings) => report.warnings = Some(warnings),
+                Err(e) => report
+                    .notes
+                    .push(format!("page prediction not evaluated: {e}")),
             }
         }
-    };
+    }
 
     let mut forecast = ForecastConfig::new(24, config.forecast_horizon.max(1));
     forecast.floor = Some(0.0);
     let initial_steps = usize::try_from(config.initial_days * 24).unwrap_or(0);
-    for (i, slo) in fleet.iter().enumerate() {
-        let scores = per_slo.get(i);
+    for slo in &fleet {
         let rolling = RollingForecastConfig {
             forecast: forecast.clone(),
             initial_steps,
@@ -389,13 +406,36 @@ pub fn backtest(
         };
         report.slos.push(SloBacktest {
             slo: slo.slo.clone(),
-            incidents: scores.and_then(|s| s.first()).map_or(0, |s| s.incidents),
-            predicted: scores.map_or(Vec::new(), |s| s.iter().map(|e| e.predicted).collect()),
+            incidents: 0,
+            predicted: Vec::new(),
             forecast: result,
             note,
         });
     }
+    report.rescore(&fleet, incidents, &config.bands);
     report
+}
+
+impl FleetReport {
+    /// Scores the report's warnings against other incidents (`(slo, start)`; empty: the page
+    /// starts of `fleet`, the features the report was built from): the page scores and each
+    /// SLO's incident counts change, the forecasts do not.
+    pub fn rescore(
+        &mut self,
+        fleet: &[SloFeatures],
+        incidents: &[(String, i64)],
+        bands: &[LeadBand],
+    ) {
+        let Some(warnings) = &self.warnings else {
+            return;
+        };
+        let (pages, per_slo) = score_warnings(fleet, warnings, incidents, bands);
+        for (slo, scores) in self.slos.iter_mut().zip(&per_slo) {
+            slo.incidents = scores.first().map_or(0, |s| s.incidents);
+            slo.predicted = scores.iter().map(|e| e.predicted).collect();
+        }
+        self.pages = Some(pages);
+    }
 }
 
 fn opt(v: Option<f64>) -> String {
@@ -532,17 +572,7 @@ mod tests {
     fn quiet_row(time: i64) -> crate::predict::classify::FeatureRow {
         crate::predict::classify::FeatureRow {
             time,
-            burn_rate_5m: 0.0,
-            burn_rate_1h: 0.0,
-            burn_rate_6h: 0.0,
-            burn_rate_1h_trend: 0.0,
-            anomaly_score_max: 0.0,
-            share_rate_limited: 0.0,
-            share_timeout: 0.0,
-            share_5xx: 0.0,
-            latency_p95_ms: 0.0,
-            traffic_rps: 0.0,
-            version_changed_recently: false,
+            ..Default::default()
         }
     }
 
@@ -614,5 +644,19 @@ mod tests {
         );
         assert!(table.contains("error-ratio forecast, MASE"), "{table}");
         let _ = DAY;
+
+        // Re-scored against the quiet incident alone: the same warnings, one incident (not
+        // predicted); the forecasts stay.
+        let fleet = build_features(&inputs);
+        let mut quiet_only = report.clone();
+        quiet_only.rescore(&fleet, &incidents[3..], &config.bands);
+        let six = &quiet_only.pages.as_ref().unwrap().scores[1];
+        assert_eq!((six.incidents, six.predicted), (1, 0));
+        assert_eq!(quiet_only.slos[0].incidents, 0);
+        assert_eq!(quiet_only.slos[1].incidents, 1);
+        assert_eq!(quiet_only.slos[2].forecast, report.slos[2].forecast);
+        // … and against all of them again: the original scores.
+        quiet_only.rescore(&fleet, &incidents, &config.bands);
+        assert_eq!(quiet_only.pages, report.pages);
     }
 }

@@ -37,11 +37,15 @@ use ndarray::{Array1, Array2};
 use serde::{Deserialize, Serialize};
 
 /// Names of the model inputs, in the order [`FeatureRow::features`] returns them.
-pub const FEATURE_NAMES: [&str; 15] = [
+pub const FEATURE_NAMES: [&str; 19] = [
     "ln1p_burn_rate_5m",
     "ln1p_burn_rate_1h",
     "ln1p_burn_rate_6h",
     "burn_rate_1h_trend",
+    "ln1p_burn_rate_day_median",
+    "burn_rate_day_median_change",
+    "rate_limited_per_request_24h",
+    "ln_latency_p95_ratio",
     "anomaly_score_max",
     "share_rate_limited",
     "share_timeout",
@@ -84,7 +88,7 @@ pub enum ClassifyError {
 }
 
 /// Observations for one time step, built by the caller from Vigil's stored aggregates.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FeatureRow {
     /// End of the step, unix seconds (UTC).
     pub time: i64,
@@ -94,6 +98,20 @@ pub struct FeatureRow {
     pub burn_rate_6h: f64,
     /// Change of the 1 h burn rate over the last hour.
     pub burn_rate_1h_trend: f64,
+    /// Median 1 h burn rate of the last 24 hours, and its change from the 24 hours before:
+    /// the slow rise that precedes some incidents by a day or two. (A median, so that the
+    /// day after an incident does not look like one.)
+    #[serde(default)]
+    pub burn_rate_day_median: f64,
+    #[serde(default)]
+    pub burn_rate_day_median_change: f64,
+    /// Rate-limited (429/529) requests per request over the last 24 hours.
+    #[serde(default)]
+    pub rate_limited_per_request_24h: f64,
+    /// Latency p95 of the last hour divided by its median over the day before (1 when
+    /// either is unknown).
+    #[serde(default)]
+    pub latency_p95_ratio: f64,
     /// Highest anomaly score among the SLO's signals in the step, in [0, 1].
     pub anomaly_score_max: f64,
     /// Shares of failed requests by cause, each in [0, 1]: 429/529 rate limits, timeouts, 5xx.
@@ -121,6 +139,14 @@ impl FeatureRow {
             ln1p(self.burn_rate_1h),
             ln1p(self.burn_rate_6h),
             self.burn_rate_1h_trend,
+            ln1p(self.burn_rate_day_median),
+            self.burn_rate_day_median_change,
+            self.rate_limited_per_request_24h,
+            if self.latency_p95_ratio > 0.0 {
+                self.latency_p95_ratio.ln()
+            } else {
+                0.0
+            },
             self.anomaly_score_max,
             self.share_rate_limited,
             self.share_timeout,
@@ -521,7 +547,8 @@ pub(crate) mod tests {
             share_5xx: 0.02,
             latency_p95_ms: 800.0,
             traffic_rps: 20.0,
-            version_changed_recently: false,
+            latency_p95_ratio: 1.0,
+            ..FeatureRow::default()
         }
     }
 

@@ -8,7 +8,8 @@
 //! 3. A rolling-origin backtest (train on days 1..k, predict each hour of day k+1) scores
 //!    page warnings against the simulator's ground truth, once against every incident and
 //!    once against the incidents with a precursor (latency-creep: hours of slowly rising
-//!    latency before the outage), where prediction is possible at all. The warning threshold
+//!    latency before the outage; quota-exhaustion: two days of rising rate limiting), where
+//!    prediction is possible at all. The warning threshold
 //!    is tuned for F1 on each origin's training rows (the probabilities are not calibrated,
 //!    so a fixed 0.5 suits them badly). Error-ratio forecasts
 //!    are scored by MASE against naive and seasonal-naive forecasts.
@@ -20,7 +21,9 @@ use std::fmt;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::backtest::EventScore;
 use super::backtest_fleet::{FleetBacktestConfig, FleetReport, backtest};
+use super::features::build_features;
 use super::job::{PredictError, gather};
 use crate::config::Config;
 use crate::demo::DemoError;
@@ -62,7 +65,11 @@ pub struct FleetEval {
     /// Scenario of each labelled incident, in time order.
     pub incidents: Vec<(ScenarioKind, i64, Vec<String>)>,
     pub all: FleetReport,
-    pub with_precursor: FleetReport,
+    /// `None` when no incident had a precursor.
+    pub with_precursor: Option<FleetReport>,
+    /// Per scenario, the scores against its incidents alone (recall is what they tell:
+    /// warnings before other scenarios' incidents count as false alarms there).
+    pub by_scenario: Vec<(ScenarioKind, Vec<EventScore>)>,
 }
 
 impl fmt::Display for FleetEval {
@@ -75,17 +82,40 @@ impl fmt::Display for FleetEval {
             self.incidents.len(),
             self.incidents
                 .iter()
-                .filter(|(k, _, _)| *k == ScenarioKind::LatencyCreep)
+                .filter(|(k, _, _)| k.has_precursor())
                 .count()
         )?;
         writeln!(f, "\n== Against every labelled incident ==")?;
         write!(f, "{}", self.all)?;
         writeln!(
             f,
-            "\n== Against incidents with a precursor (latency-creep) ==\n\
+            "\n== Against incidents with a precursor (latency-creep, quota-exhaustion) ==\n\
              (warnings before other incidents count as false alarms here)"
         )?;
-        write!(f, "{}", self.with_precursor)
+        match &self.with_precursor {
+            Some(report) => write!(f, "{report}")?,
+            None => writeln!(f, "no incident had a precursor")?,
+        }
+        if let Some((_, first)) = self.by_scenario.first() {
+            writeln!(
+                f,
+                "\n== Recall by scenario (incident pages predicted / all) =="
+            )?;
+            write!(f, "{:<24}", "scenario")?;
+            for score in first {
+                write!(f, " {:>12}", score.band.name)?;
+            }
+            writeln!(f)?;
+            for (kind, scores) in &self.by_scenario {
+                write!(f, "{:<24}", kind.name())?;
+                for s in scores {
+                    let cell = format!("{}/{}", s.predicted, s.incidents);
+                    write!(f, " {cell:>12}")?;
+                }
+                writeln!(f)?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -136,10 +166,10 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
         })
         .collect();
     incidents.sort_by_key(|(_, start, _)| *start);
-    let pairs = |only: Option<ScenarioKind>| -> Vec<(String, i64)> {
+    let pairs = |keep: &dyn Fn(ScenarioKind) -> bool| -> Vec<(String, i64)> {
         incidents
             .iter()
-            .filter(|(k, _, _)| only.is_none_or(|o| o == *k))
+            .filter(|(k, _, _)| keep(*k))
             .flat_map(|(_, start, slos)| slos.iter().map(|s| (s.clone(), *start)))
             .collect()
     };
@@ -147,15 +177,35 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
         tune_threshold: true,
         ..FleetBacktestConfig::default()
     };
-    let all = tokio::task::block_in_place(|| backtest(&inputs, &pairs(None), &config));
-    let with_precursor = tokio::task::block_in_place(|| {
-        backtest(&inputs, &pairs(Some(ScenarioKind::LatencyCreep)), &config)
-    });
+    let all = tokio::task::block_in_place(|| backtest(&inputs, &pairs(&|_| true), &config));
+    // The warnings do not depend on the incidents scored: only re-score them.
+    let fleet = build_features(&inputs);
+    // (An empty list would mean "score against the page starts": no report then.)
+    let rescored = |keep: &dyn Fn(ScenarioKind) -> bool| {
+        let chosen = pairs(keep);
+        (!chosen.is_empty()).then(|| {
+            let mut report = all.clone();
+            report.rescore(&fleet, &chosen, &config.bands);
+            report
+        })
+    };
+    let with_precursor = rescored(&|k| k.has_precursor());
+    let mut kinds: Vec<ScenarioKind> = incidents.iter().map(|(k, _, _)| *k).collect();
+    kinds.sort();
+    kinds.dedup();
+    let by_scenario = kinds
+        .into_iter()
+        .filter_map(|kind| {
+            let report = rescored(&|k| k == kind)?;
+            Some((kind, report.pages?.scores))
+        })
+        .collect();
     Ok(FleetEval {
         days: options.days,
         records: summary.sent.total(),
         incidents,
         all,
         with_precursor,
+        by_scenario,
     })
 }

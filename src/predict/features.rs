@@ -25,13 +25,18 @@
 //! - **Burn rates**: the status point's `burn_5m`, `burn_1h`, `burn_6h`; NULL (no events in
 //!   the window) is a burn of 0, which is what no events means for the budget.
 //! - **Trend**: `burn_1h(t) - burn_1h(t - 1 h)` when both hours are observed, else 0.
+//! - **Day burn**: the median `burn_1h` of the observed rows in `(t - 24 h, t]` (0 without
+//!   one), and its change from the row at `t - 24 h` (0 for the first day's rows).
 //! - **Anomaly score**: the highest score in `(t - 1 h, t]` over series named `<slo>:…`,
 //!   `<sibling>:…` for SLOs of the same service, and `…:<service>`; 0 when there is none.
 //! - **Service features** (only when `SloInfo::service` is set, else 0) come from the last
 //!   complete service hour, the one starting in `(t - 2 h, t - 1 h]`: shares of *failed*
 //!   requests that were rate limited, timed out or 5xx (0 without failures), requests per
 //!   second (0 when the hour is missing: no rows means no traffic). Latency p95 is carried
-//!   forward from the last hour that had one, 0 before any.
+//!   forward from the last hour that had one, 0 before any; its ratio to the median p95 of
+//!   the hours starting in the 24 h before that complete hour is 1 when either is unknown.
+//!   Rate-limited requests per request sum the hours starting in the 24 h up to and
+//!   including the last complete one (0 without requests).
 //! - **Version change**: some version string seen in the hours starting in `[t - 6 h, t - 1 h]`
 //!   was not seen in the 24 h before (hours starting in `[t - 30 h, t - 6 h)`). When nothing
 //!   was seen in those 24 h the flag stays off: a first sighting is not a change.
@@ -61,6 +66,8 @@ pub const STATUS_MAX_AGE_SECS: i64 = 900;
 pub const VERSION_RECENT_SECS: i64 = 6 * HOUR_SECS;
 /// … when it was not among the versions of this long before.
 pub const VERSION_BASELINE_SECS: i64 = 24 * HOUR_SECS;
+/// The "day" of the day-burn and 24 h rate-limit features.
+pub const DAY_WINDOW_SECS: i64 = 24 * HOUR_SECS;
 
 /// An SLO as Vigil defines it.
 #[derive(Debug, Clone, PartialEq)]
@@ -269,13 +276,42 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
             latency_p95_ms: service.latency_p95_ms,
             traffic_rps: service.traffic_rps,
             version_changed_recently: service.version_changed,
+            rate_limited_per_request_24h: service.rate_limited_per_request_24h,
+            latency_p95_ratio: service.latency_p95_ratio,
+            // Filled below, once every row's burn is known.
+            burn_rate_day_median: 0.0,
+            burn_rate_day_median_change: 0.0,
         });
         out.observed.push(status.is_some());
         out.paging
             .push(status.is_some_and(|p| p.firing.as_deref() == Some("page")));
         out.error_ratio.push(carried_ratio);
     }
+    fill_day_burn(&mut out);
     out
+}
+
+/// The day-burn features (module docs); rows are hourly, so a day is 24 rows.
+fn fill_day_burn(f: &mut SloFeatures) {
+    let per_day = (DAY_WINDOW_SECS / HOUR_SECS) as usize;
+    let mut window: Vec<f64> = Vec::with_capacity(per_day);
+    let day_burn: Vec<f64> = (0..f.rows.len())
+        .map(|j| {
+            window.clear();
+            window.extend(
+                (j.saturating_sub(per_day - 1)..=j)
+                    .filter(|&i| f.observed[i])
+                    .map(|i| f.rows[i].burn_rate_1h),
+            );
+            crate::rca::stats::median(&window).unwrap_or(0.0)
+        })
+        .collect();
+    for (j, row) in f.rows.iter_mut().enumerate() {
+        row.burn_rate_day_median = day_burn[j];
+        row.burn_rate_day_median_change = j
+            .checked_sub(per_day)
+            .map_or(0.0, |before| day_burn[j] - day_burn[before]);
+    }
 }
 
 /// `(time, score)` of the anomaly series that belong to `slo`, sorted by time.
@@ -323,10 +359,15 @@ struct ServiceFeatures {
     latency_p95_ms: f64,
     traffic_rps: f64,
     version_changed: bool,
+    rate_limited_per_request_24h: f64,
+    latency_p95_ratio: f64,
 }
 
 fn service_features(hours: &BTreeMap<i64, &ServiceHour>, t: i64) -> ServiceFeatures {
-    let mut out = ServiceFeatures::default();
+    let mut out = ServiceFeatures {
+        latency_p95_ratio: 1.0,
+        ..ServiceFeatures::default()
+    };
     if hours.is_empty() {
         return out;
     }
@@ -348,6 +389,24 @@ fn service_features(hours: &BTreeMap<i64, &ServiceHour>, t: i64) -> ServiceFeatu
         .rev()
         .find_map(|(_, h)| finite(h.latency_p95_ms))
         .unwrap_or(0.0);
+    let day = last_complete - DAY_WINDOW_SECS;
+    let before: Vec<f64> = hours
+        .range(day..last_complete)
+        .filter_map(|(_, h)| finite(h.latency_p95_ms).filter(|v| *v > 0.0))
+        .collect();
+    if let Some(median) = crate::rca::stats::median(&before)
+        && out.latency_p95_ms > 0.0
+    {
+        out.latency_p95_ratio = out.latency_p95_ms / median;
+    }
+    let (limited, requests) = hours
+        .range(day + 1..=last_complete)
+        .fold((0u64, 0u64), |(l, r), (_, h)| {
+            (l + h.rate_limited, r + h.requests)
+        });
+    if requests > 0 {
+        out.rate_limited_per_request_24h = (limited as f64 / requests as f64).clamp(0.0, 1.0);
+    }
 
     let versions = |from: i64, to: i64| -> BTreeSet<&str> {
         hours
@@ -522,6 +581,58 @@ mod tests {
         assert_eq!(f.rows[2].burn_rate_1h_trend, 0.0);
         assert_eq!(f.rows[3].burn_rate_1h_trend, 0.0);
         assert!(f.row_now(NOW).is_some());
+    }
+
+    #[test]
+    fn day_features_average_the_burn_and_compare_with_the_day_before() {
+        let mut inputs = inputs();
+        // The hour starting NOW - 1 h: twice the usual p95, and 250 rate-limited requests.
+        inputs.services[0].latency_p95_ms = Some(1_800.0);
+        inputs.services[0].rate_limited = 250;
+        inputs.services[0].failures = 280;
+        let f = build_features(&inputs).remove(0);
+        // burn_1h 1, 0 (NULL: no events, observed), 4, 4: medians of the rows so far.
+        let day: Vec<f64> = f.rows.iter().map(|r| r.burn_rate_day_median).collect();
+        assert_eq!(day, vec![1.0, 0.5, 1.0, 2.5]);
+        // No row has a row 24 h before it.
+        assert!(f.rows.iter().all(|r| r.burn_rate_day_median_change == 0.0));
+        // p95 1 800 against the median (900) of the hours starting NOW - 25 h … NOW - 2 h.
+        assert_eq!(f.rows[3].latency_p95_ratio, 2.0);
+        // At NOW - 1 h the last complete hour starts at NOW - 2 h: 900 against 900.
+        assert_eq!(f.rows[2].latency_p95_ratio, 1.0);
+        // Hours starting NOW - 24 h … NOW - 1 h: 23 × 10 + 250 of 24 × 7 200 requests.
+        let limited = f.rows[3].rate_limited_per_request_24h;
+        assert!((limited - 480.0 / 172_800.0).abs() < 1e-15, "{limited}");
+
+        // Hourly points for 48 h: burn 1 up to NOW - 24 h, 2 after, and NOW - 40 h missing.
+        inputs.status = (0..=48)
+            .filter(|k| *k != 40)
+            .map(|k| {
+                let burn = if k >= 24 { 1.0 } else { 2.0 };
+                point(NOW - k * H, Some(burn), None)
+            })
+            .collect();
+        let f = build_features(&inputs).remove(0);
+        assert_eq!(f.rows.len(), 49);
+        let at = |k: usize| &f.rows[48 - k];
+        // NOW: the rows NOW - 23 h … NOW, all 2. NOW - 24 h: rows NOW - 47 h … NOW - 24 h,
+        // 23 of them observed, all 1.
+        assert_eq!(
+            (at(0).burn_rate_day_median, at(24).burn_rate_day_median),
+            (2.0, 1.0)
+        );
+        assert_eq!(at(0).burn_rate_day_median_change, 1.0);
+        // NOW - 12 h: 12 rows of 1 and 12 of 2; the day before it, all 1.
+        assert_eq!(at(12).burn_rate_day_median, 1.5);
+        assert_eq!(at(12).burn_rate_day_median_change, 0.5);
+        // A spike of a few hours (an incident) barely moves the median: NOW - 2 h … NOW at 40.
+        for p in inputs.status.iter_mut().filter(|p| p.time >= NOW - 2 * H) {
+            p.burn_1h = Some(40.0);
+        }
+        let f = build_features(&inputs).remove(0);
+        assert_eq!(f.rows[48].burn_rate_day_median, 2.0);
+        // The oldest row has no row a day before it.
+        assert_eq!(f.rows[0].burn_rate_day_median_change, 0.0);
     }
 
     #[test]

@@ -447,7 +447,9 @@ pub async fn run_once(
 }
 
 /// When this run has no page probabilities but an earlier run saved a classifier, that
-/// classifier answers for the SLOs not paging now. Returns its version when it was used.
+/// classifier answers for the SLOs not paging now. Returns its version when it was used. A
+/// classifier trained on other features (by an older Vigil) is not used: its coefficients
+/// would not line up with today's rows.
 fn fall_back_to_previous(
     models: &Path,
     inputs: &PipelineInputs,
@@ -458,6 +460,13 @@ fn fall_back_to_previous(
     else {
         return Ok(None);
     };
+    if previous.card.features != crate::predict::classify::FEATURE_NAMES {
+        output.notes.push(format!(
+            "the previous classifier {} was trained on other features and is not used",
+            previous.card.version
+        ));
+        return Ok(None);
+    }
     let version = previous.card.version.clone();
     let mut used = false;
     for slo in build_features(inputs) {
