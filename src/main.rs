@@ -256,7 +256,8 @@ enum EvalCommand {
         /// prediction where every incident has a precursor.
         #[arg(long, default_value = "default")]
         scenarios: String,
-        /// Where the simulated fleet's data goes (default: a temporary directory).
+        /// Where the simulated fleet's data goes (default: a temporary directory). A
+        /// directory an earlier `eval predict` filled is evaluated again without simulating.
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },

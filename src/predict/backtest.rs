@@ -17,6 +17,10 @@
 //! - an **episode** `[a, b]` is a **true alarm** when an incident starts in `(a, b + lookahead]`
 //!   (within the horizon of one of its warnings) and a **false alarm** otherwise;
 //! - **recall** = predicted incidents / incidents; **precision** = true episodes / episodes.
+//! - an episode lasts less than `lookahead`: a longer run of warnings is cut into pieces that
+//!   short, each its own episode. Each piece claims an incident within its own horizon;
+//!   otherwise warning all the time would make one long episode, true as soon as any
+//!   incident followed.
 //!
 //! A warning that comes too late for the band (less than `min_lead` before the start) is not a
 //! false alarm, but it does not predict the incident either. Accuracy over time steps is not
@@ -135,7 +139,7 @@ pub fn score_events(
         }
     }
 
-    let episodes = episodes(&firing, step_secs);
+    let episodes = episodes(&firing, step_secs, band.lookahead_secs);
     let false_alarms = episodes
         .iter()
         .filter(|&&(a, b)| {
@@ -159,12 +163,19 @@ pub fn score_events(
     }
 }
 
-/// Groups sorted firing times into `(first, last)` episodes of steps at most `step_secs` apart.
-pub(crate) fn episodes(sorted_firing: &[i64], step_secs: i64) -> Vec<(i64, i64)> {
+/// Groups sorted firing times into `(first, last)` episodes of steps at most `step_secs`
+/// apart and spanning less than `max_span_secs` from first to last.
+pub(crate) fn episodes(
+    sorted_firing: &[i64],
+    step_secs: i64,
+    max_span_secs: i64,
+) -> Vec<(i64, i64)> {
     let mut out: Vec<(i64, i64)> = Vec::new();
     for &t in sorted_firing {
         match out.last_mut() {
-            Some((_, last)) if t - *last <= step_secs => *last = t,
+            Some((first, last)) if t - *last <= step_secs && t - *first < max_span_secs => {
+                *last = t;
+            }
             _ => out.push((t, t)),
         }
     }
@@ -494,6 +505,17 @@ mod tests {
         assert_eq!(score.false_alarms, 2);
         assert_eq!(score.precision, Some(0.6));
         assert_eq!(score.lead_times_secs, vec![3_000, 3_600]);
+    }
+
+    #[test]
+    fn a_run_of_warnings_longer_than_the_lookahead_is_several_episodes() {
+        // Hourly warnings from 0 h to 5 h; look-ahead 2 h: pieces [0, 1], [2, 3], [4, 5].
+        // An incident at 6.5 h follows only the last piece within 2 h (5 h + 2 h >= 6.5 h).
+        let firing: Vec<i64> = (0..6).map(|h| h * 3_600).collect();
+        let band = LeadBand::new("2 h", 600, 7_200);
+        let score = score_events(&firing, 3_600, &[23_400], &band);
+        assert_eq!((score.episodes, score.false_alarms), (3, 2));
+        assert_eq!(score.lead_times_secs, vec![23_400 - 18_000]);
     }
 
     #[test]

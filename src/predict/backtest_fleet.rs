@@ -50,9 +50,9 @@ pub struct FleetBacktestConfig {
     pub initial_days: i64,
     /// A probability at or above this warns.
     pub threshold: f64,
-    /// Instead of `threshold`, warn at the probability that maximises F1 of "a page starts
-    /// within the horizon" over each origin's own training rows (`threshold` when that
-    /// period has no positive row).
+    /// Instead of `threshold`, warn at the probability that maximises the event-level F1 of
+    /// the horizon's band over each origin's own training period, scored against its page
+    /// starts (`threshold` when that period has no page start).
     pub tune_threshold: bool,
     /// One band per entry of `train.horizons_secs`, in the same order.
     pub bands: Vec<LeadBand>,
@@ -156,44 +156,93 @@ fn incidents_by_slo(fleet: &[SloFeatures], incidents: &[(String, i64)]) -> Vec<V
         .collect()
 }
 
-/// The probability at which warning on the training rows before `origin` (observed, not
-/// paging, outcome known) gives the best F1 for "a page starts within `horizon`"; `None`
-/// without a positive row.
+/// Per SLO and row, the score a warning threshold applies to: the row's probability, or 0
+/// when the row is unobserved or paging (it is never predicted).
+fn row_scores(
+    fleet: &[SloFeatures],
+    probability: impl Fn(&crate::predict::classify::FeatureRow) -> f64,
+) -> Vec<Vec<f64>> {
+    fleet
+        .iter()
+        .map(|slo| {
+            (0..slo.rows.len())
+                .map(|j| {
+                    if slo.observed[j] && !slo.paging[j] {
+                        probability(&slo.rows[j])
+                    } else {
+                        0.0
+                    }
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Most thresholds [`tuned_threshold`] tries.
+const MAX_THRESHOLD_CANDIDATES: usize = 64;
+
+/// The probability at which warning on the training rows before `origin` scores the best
+/// event-level F1 (harmonic mean of recall and precision, pooled over SLOs as the backtest
+/// pools them) against the page starts before `origin`, in `band`. Rows count when observed,
+/// not paging and with a known outcome (`t + lookahead <= origin`); page starts when no
+/// later than `origin`. `None` without a page start there or without a threshold that
+/// predicts one. Candidates are at most [`MAX_THRESHOLD_CANDIDATES`] quantiles of the rows'
+/// probabilities; on a tie the higher threshold wins.
 fn tuned_threshold(
     fleet: &[SloFeatures],
     origin: i64,
-    horizon: i64,
-    probability: impl Fn(&crate::predict::classify::FeatureRow) -> f64,
+    band: &LeadBand,
+    scores: &[Vec<f64>],
 ) -> Option<f64> {
-    let mut scored: Vec<(f64, bool)> = Vec::new();
-    for slo in fleet {
-        for (j, row) in slo.rows.iter().enumerate() {
-            if row.time + horizon > origin || !slo.observed[j] || slo.paging[j] {
-                continue;
-            }
-            let positive = crate::predict::classify::label(row.time, horizon, &slo.page_starts);
-            scored.push((probability(row), positive));
-        }
+    let mut rows: Vec<Vec<(i64, f64)>> = Vec::with_capacity(fleet.len());
+    let mut incidents: Vec<Vec<i64>> = Vec::with_capacity(fleet.len());
+    for (slo, slo_scores) in fleet.iter().zip(scores) {
+        rows.push(
+            slo.rows
+                .iter()
+                .zip(slo_scores)
+                .filter(|(row, score)| row.time + band.lookahead_secs <= origin && **score > 0.0)
+                .map(|(row, score)| (row.time, *score))
+                .collect(),
+        );
+        incidents.push(
+            slo.page_starts
+                .iter()
+                .copied()
+                .filter(|&s| s <= origin)
+                .collect(),
+        );
     }
-    let positives = scored.iter().filter(|(_, p)| *p).count();
-    if positives == 0 {
+    if incidents.iter().all(Vec::is_empty) {
         return None;
     }
-    // Highest probability first: warning at each distinct value in turn.
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut all: Vec<f64> = rows.iter().flatten().map(|r| r.1).collect();
+    all.sort_by(|a, b| b.total_cmp(a));
+    all.dedup();
+    let step = all.len().div_ceil(MAX_THRESHOLD_CANDIDATES).max(1);
     let (mut best, mut best_f1) = (None, 0.0);
-    let (mut true_pos, mut warned) = (0usize, 0usize);
-    for (k, (p, positive)) in scored.iter().enumerate() {
-        warned += 1;
-        if *positive {
-            true_pos += 1;
-        }
-        let next_differs = scored.get(k + 1).is_none_or(|n| n.0 < *p);
-        if next_differs && true_pos > 0 {
-            let f1 = 2.0 * true_pos as f64 / (warned + positives) as f64;
+    for &threshold in all.iter().step_by(step) {
+        let per_slo: Vec<EventScore> = rows
+            .iter()
+            .zip(&incidents)
+            .map(|(r, inc)| {
+                let firing: Vec<i64> = r
+                    .iter()
+                    .filter(|(_, p)| *p >= threshold)
+                    .map(|(t, _)| *t)
+                    .collect();
+                score_events(&firing, HOUR_SECS, inc, band)
+            })
+            .collect();
+        let pooled = pooled_score(&per_slo, band);
+        let (Some(recall), Some(precision)) = (pooled.recall, pooled.precision) else {
+            continue;
+        };
+        if recall + precision > 0.0 {
+            let f1 = 2.0 * recall * precision / (recall + precision);
             if f1 > best_f1 {
                 best_f1 = f1;
-                best = Some(*p);
+                best = Some(threshold);
             }
         }
     }
@@ -259,26 +308,30 @@ pub fn rolling_warnings(
     let mut origin = first_origin;
     while origin < last {
         let classifier = train_pooled(fleet, origin, &config.train)?;
-        for (i, &h) in config.train.horizons_secs.iter().enumerate() {
+        for (i, (&h, band)) in config
+            .train
+            .horizons_secs
+            .iter()
+            .zip(&config.bands)
+            .enumerate()
+        {
             let Some(model) = classifier.model(h) else {
                 without_model[i] += 1;
                 continue;
             };
+            let scores = row_scores(fleet, |row| model.probability(row));
             let threshold = if config.tune_threshold {
-                tuned_threshold(fleet, origin, h, |row| model.probability(row))
-                    .unwrap_or(config.threshold)
+                tuned_threshold(fleet, origin, band, &scores).unwrap_or(config.threshold)
             } else {
                 config.threshold
             };
-            for (slo, slo_firing) in fleet.iter().zip(firing.iter_mut()) {
+            for ((slo, slo_scores), slo_firing) in fleet.iter().zip(&scores).zip(firing.iter_mut())
+            {
                 let from = slo.rows.partition_point(|r| r.time < origin);
                 let to = slo.rows.partition_point(|r| r.time < origin + DAY_SECS);
-                for j in from..to {
-                    if slo.observed[j]
-                        && !slo.paging[j]
-                        && model.probability(&slo.rows[j]) >= threshold
-                    {
-                        slo_firing[i].push(slo.rows[j].time);
+                for (row, score) in slo.rows[from..to].iter().zip(&slo_scores[from..to]) {
+                    if *score >= threshold {
+                        slo_firing[i].push(row.time);
                     }
                 }
             }
@@ -543,10 +596,13 @@ mod tests {
 
     #[test]
     fn the_tuned_threshold_is_the_probability_with_the_best_training_f1() {
-        // Rows at 0..5 h, a page at 4.5 h, horizon 1 h: only the row at 4 h is positive.
-        // Probabilities by hour: 0.1, 0.2, 0.9, 0.3, 0.6, 0.05. Warning at >= 0.9 catches no
-        // positive; at >= 0.6: 2 warnings, 1 true, F1 = 2·1 / (2 + 1) = 0.667; at >= 0.3:
-        // 3 warnings, F1 = 2 / 4 = 0.5, and lower thresholds only get worse. Best: 0.6.
+        // Rows at 0..5 h, a page at 4.5 h, band 1 h (warned 5 min to 1 h ahead): only a
+        // warning at 4 h predicts it, and with a 1 h look-ahead every hourly warning is its
+        // own episode. Probabilities by hour: 0.1, 0.2, 0.9, 0.3, 0.6, 0.05.
+        //   >= 0.9: warns at 2 h only: recall 0, F1 0.
+        //   >= 0.6: 2 h (false: nothing in (2 h, 3 h]) and 4 h (true): recall 1, precision
+        //           1/2, F1 = 2 · 0.5 / 1.5 = 0.667.
+        //   >= 0.3: 2 h, 3 h false, 4 h true: precision 1/3, F1 0.5; lower ones are worse.
         let probabilities = [0.1, 0.2, 0.9, 0.3, 0.6, 0.05];
         let slo = SloFeatures {
             slo: "a".into(),
@@ -557,16 +613,25 @@ mod tests {
             page_starts: vec![4 * H + H / 2],
             budget: None,
         };
+        let band = LeadBand::new("1 h", 300, H);
         let p = |r: &crate::predict::classify::FeatureRow| probabilities[(r.time / H) as usize];
+        let scores = row_scores(std::slice::from_ref(&slo), p);
+        assert_eq!(scores[0], probabilities);
         assert_eq!(
-            tuned_threshold(std::slice::from_ref(&slo), 10 * H, H, p),
+            tuned_threshold(std::slice::from_ref(&slo), 10 * H, &band, &scores),
             Some(0.6)
         );
+        // A paging row is never predicted: it scores 0.
+        let mut paging = slo.clone();
+        paging.paging[2] = true;
+        let mut paging_scores = row_scores(&[paging], p);
+        assert_eq!(paging_scores.remove(0), vec![0.1, 0.2, 0.0, 0.3, 0.6, 0.05]);
+
         let quiet = SloFeatures {
             page_starts: Vec::new(),
             ..slo
         };
-        assert_eq!(tuned_threshold(&[quiet], 10 * H, H, p), None);
+        assert_eq!(tuned_threshold(&[quiet], 10 * H, &band, &scores), None);
     }
 
     fn quiet_row(time: i64) -> crate::predict::classify::FeatureRow {

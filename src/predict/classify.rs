@@ -43,7 +43,7 @@ pub const FEATURE_NAMES: [&str; 19] = [
     "ln1p_burn_rate_6h",
     "burn_rate_1h_trend",
     "ln1p_burn_rate_day_median",
-    "burn_rate_day_median_change",
+    "burn_rate_day_over_week",
     "rate_limited_per_request_24h",
     "ln_latency_p95_ratio",
     "anomaly_score_max",
@@ -98,13 +98,13 @@ pub struct FeatureRow {
     pub burn_rate_6h: f64,
     /// Change of the 1 h burn rate over the last hour.
     pub burn_rate_1h_trend: f64,
-    /// Median 1 h burn rate of the last 24 hours, and its change from the 24 hours before:
-    /// the slow rise that precedes some incidents by a day or two. (A median, so that the
-    /// day after an incident does not look like one.)
+    /// Median 1 h burn rate of the last 24 hours, and how far it lies above the median of
+    /// the week before: the slow rise that precedes some incidents by a day or two. (A
+    /// median, so that the day after an incident does not look like one.)
     #[serde(default)]
     pub burn_rate_day_median: f64,
     #[serde(default)]
-    pub burn_rate_day_median_change: f64,
+    pub burn_rate_day_over_week: f64,
     /// Rate-limited (429/529) requests per request over the last 24 hours.
     #[serde(default)]
     pub rate_limited_per_request_24h: f64,
@@ -140,7 +140,7 @@ impl FeatureRow {
             ln1p(self.burn_rate_6h),
             self.burn_rate_1h_trend,
             ln1p(self.burn_rate_day_median),
-            self.burn_rate_day_median_change,
+            self.burn_rate_day_over_week,
             self.rate_limited_per_request_24h,
             if self.latency_p95_ratio > 0.0 {
                 self.latency_p95_ratio.ln()

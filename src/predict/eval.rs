@@ -2,8 +2,10 @@
 //! are known.
 //!
 //! 1. A fleet's history (`days`, the default schedule of incidents or a given one) goes over
-//!    OTLP into a Vigil
-//!    on loopback, as in `vigil demo`; `slo_status` is then computed for all of it.
+//!    OTLP into a Vigil on loopback, as in `vigil demo`; `slo_status` is then computed for
+//!    all of it, and the ground truth is written next to the data ([`GROUND_TRUTH_FILE`]),
+//!    so that the directory can be evaluated again (after a change to the models) without
+//!    simulating it anew.
 //! 2. The job's inputs are read from those tables exactly as the nightly run reads them.
 //! 3. A rolling-origin backtest (train on days 1..k, predict each hour of day k+1) scores
 //!    page warnings against the simulator's ground truth, once against every incident and
@@ -55,6 +57,8 @@ pub enum FleetEvalError {
     Query(#[from] datafusion::error::DataFusionError),
     #[error("cannot compute slo_status: {0}")]
     Job(#[from] crate::slo::job::JobError),
+    #[error("ground truth {0}: {1}")]
+    GroundTruth(PathBuf, String),
 }
 
 /// The backtests, with what was simulated.
@@ -119,53 +123,62 @@ impl fmt::Display for FleetEval {
     }
 }
 
-/// Runs the evaluation; see the module docs.
+/// What a simulation left in its data directory for later evaluations to reuse: the history
+/// and its ground truth.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Simulated {
+    days: f64,
+    records: u64,
+    /// Unix seconds: the end of the history.
+    now: i64,
+    /// `(scenario, start, affected SLOs)`, in time order.
+    incidents: Vec<(String, i64, Vec<String>)>,
+}
+
+/// The ground-truth file in an evaluated data directory.
+pub const GROUND_TRUTH_FILE: &str = "eval-ground-truth.json";
+
+/// Runs the evaluation; see the module docs. A data directory that an earlier evaluation
+/// filled (it holds [`GROUND_TRUTH_FILE`]) is evaluated again as it is, without simulating.
 pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, FleetEvalError> {
     let config = Config {
         data_dir: options.data_dir.clone(),
         ..Config::default()
     };
-    std::fs::create_dir_all(&config.data_dir).map_err(DemoError::Dir)?;
-    let now = crate::server::unix_now().div_euclid(3_600) * 3_600;
-    let summary = crate::demo::load_history(
-        &config,
-        options.days,
-        options.bots,
-        options.seed,
-        now,
-        options.scenarios.clone(),
-    )
-    .await?;
-    let start = now - (options.days * 86_400.0) as i64;
-
+    let truth_path = config.data_dir.join(GROUND_TRUTH_FILE);
+    let reused: Option<Simulated> = match std::fs::read(&truth_path) {
+        Ok(bytes) => Some(
+            serde_json::from_slice(&bytes)
+                .map_err(|e| FleetEvalError::GroundTruth(truth_path.clone(), e.to_string()))?,
+        ),
+        Err(_) => None,
+    };
     let catalog = crate::slo::engine::load_catalog(true, &[]).map_err(DemoError::from)?;
-    let store = Store::open_when_free(
-        &config.data_dir,
-        config.storage.store_config(),
-        &crate::otlp::rows_from_wal,
-        std::time::Duration::from_secs(10),
-    )
-    .await?;
-    let query = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
-    let mut slos = SloEngine::new(query.clone(), &catalog);
-    let minutes = ((now - start) / 60).max(1) as u64;
-    let mut bar = crate::progress::Progress::new("slo_status", minutes);
-    crate::slo::job::backfill(&mut slos, &store, start, now, &mut |done| {
-        bar.set(((done - start) / 60).max(0) as u64, "");
-    })
-    .await?;
-    bar.finish("slo_status computed");
-
+    let simulated = match reused {
+        Some(simulated) => {
+            eprintln!(
+                "reusing the {} simulated days in {} (seed, bots and scenarios as they were)",
+                simulated.days,
+                config.data_dir.display()
+            );
+            simulated
+        }
+        None => simulate(&options, &config, &catalog).await?,
+    };
+    let now = simulated.now;
+    let start = now - (simulated.days * 86_400.0) as i64;
+    let (_store, query) = open(&config).await?;
     let inputs = gather(&query, &catalog.slos, now, now - start).await?;
-    let mut incidents: Vec<(ScenarioKind, i64, Vec<String>)> = summary
+    let incidents = simulated
         .incidents
         .iter()
-        .map(|i| {
-            let slos = i.affected_slos.iter().map(|s| s.to_string()).collect();
-            (i.scenario, i.start, slos)
+        .map(|(kind, start, slos)| {
+            let kind = kind
+                .parse::<ScenarioKind>()
+                .map_err(|e| FleetEvalError::GroundTruth(truth_path.clone(), e.to_string()))?;
+            Ok((kind, *start, slos.clone()))
         })
-        .collect();
-    incidents.sort_by_key(|(_, start, _)| *start);
+        .collect::<Result<Vec<_>, FleetEvalError>>()?;
     let pairs = |keep: &dyn Fn(ScenarioKind) -> bool| -> Vec<(String, i64)> {
         incidents
             .iter()
@@ -201,11 +214,74 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
         })
         .collect();
     Ok(FleetEval {
-        days: options.days,
-        records: summary.sent.total(),
+        days: simulated.days,
+        records: simulated.records,
         incidents,
         all,
         with_precursor,
         by_scenario,
     })
+}
+
+/// Simulates the history into the (empty) data directory, computes its `slo_status` and
+/// writes the ground truth next to it.
+async fn simulate(
+    options: &FleetEvalOptions,
+    config: &Config,
+    catalog: &crate::slo::spec::Catalog,
+) -> Result<Simulated, FleetEvalError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(DemoError::Dir)?;
+    let now = crate::server::unix_now().div_euclid(3_600) * 3_600;
+    let summary = crate::demo::load_history(
+        config,
+        options.days,
+        options.bots,
+        options.seed,
+        now,
+        options.scenarios.clone(),
+    )
+    .await?;
+    let start = now - (options.days * 86_400.0) as i64;
+    let (store, query) = open(config).await?;
+    let mut slos = SloEngine::new(query, catalog);
+    let minutes = ((now - start) / 60).max(1) as u64;
+    let mut bar = crate::progress::Progress::new("slo_status", minutes);
+    crate::slo::job::backfill(&mut slos, &store, start, now, &mut |done| {
+        bar.set(((done - start) / 60).max(0) as u64, "");
+    })
+    .await?;
+    bar.finish("slo_status computed");
+    let mut incidents: Vec<(String, i64, Vec<String>)> = summary
+        .incidents
+        .iter()
+        .map(|i| {
+            let slos = i.affected_slos.iter().map(|s| s.to_string()).collect();
+            (i.scenario.name().to_owned(), i.start, slos)
+        })
+        .collect();
+    incidents.sort_by_key(|(_, start, _)| *start);
+    let simulated = Simulated {
+        days: options.days,
+        records: summary.sent.total(),
+        now,
+        incidents,
+    };
+    let path = config.data_dir.join(GROUND_TRUTH_FILE);
+    let json = serde_json::to_vec_pretty(&simulated).expect("plain data serialises");
+    std::fs::write(&path, json).map_err(|e| FleetEvalError::GroundTruth(path, e.to_string()))?;
+    Ok(simulated)
+}
+
+/// The simulated data directory's store (waiting for an earlier handle to let go of it) and
+/// a query engine over it.
+async fn open(config: &Config) -> Result<(Store, QueryEngine), FleetEvalError> {
+    let store = Store::open_when_free(
+        &config.data_dir,
+        config.storage.store_config(),
+        &crate::otlp::rows_from_wal,
+        std::time::Duration::from_secs(10),
+    )
+    .await?;
+    let query = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
+    Ok((store, query))
 }

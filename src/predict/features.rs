@@ -26,7 +26,9 @@
 //!   the window) is a burn of 0, which is what no events means for the budget.
 //! - **Trend**: `burn_1h(t) - burn_1h(t - 1 h)` when both hours are observed, else 0.
 //! - **Day burn**: the median `burn_1h` of the observed rows in `(t - 24 h, t]` (0 without
-//!   one), and its change from the row at `t - 24 h` (0 for the first day's rows).
+//!   one), and how far it lies above the median `burn_1h` of the observed rows of the week
+//!   before, `(t - 8 d, t - 24 h]` (0 without one): burn rates are comparable across SLOs,
+//!   but what is usual for one is not for another.
 //! - **Anomaly score**: the highest score in `(t - 1 h, t]` over series named `<slo>:…`,
 //!   `<sibling>:…` for SLOs of the same service, and `…:<service>`; 0 when there is none.
 //! - **Service features** (only when `SloInfo::service` is set, else 0) come from the last
@@ -42,11 +44,14 @@
 //!   was seen in those 24 h the flag stays off: a first sighting is not a change.
 //! - Non-finite input values are treated as missing.
 //!
-//! # Page starts
+//! # Page episodes and their starts
 //!
-//! The time of the first status point of each run of consecutive status points (in time
-//! order, at or before `now`) whose `firing` is `"page"`. A gap in the status rows does not
-//! end a run.
+//! An incident's page flaps: its burn dips under a threshold for a few minutes and pages
+//! again. Page points (status points at or before `now` whose `firing` is `"page"`) less
+//! than [`EPISODE_GAP_SECS`] after the previous page point belong to the same *episode*; a
+//! page start is the first point of an episode. A row is *paging* when it lies within an
+//! episode (from its first to its last page point) or its status point pages: such rows
+//! are neither trained on nor predicted, so the lulls inside an incident teach nothing.
 //!
 //! # Error-ratio series
 //!
@@ -66,8 +71,12 @@ pub const STATUS_MAX_AGE_SECS: i64 = 900;
 pub const VERSION_RECENT_SECS: i64 = 6 * HOUR_SECS;
 /// … when it was not among the versions of this long before.
 pub const VERSION_BASELINE_SECS: i64 = 24 * HOUR_SECS;
-/// The "day" of the day-burn and 24 h rate-limit features.
+/// A page this soon after the previous page point continues its episode (module docs).
+pub const EPISODE_GAP_SECS: i64 = 6 * HOUR_SECS;
+/// The "day" of the day-burn and 24 h rate-limit features …
 pub const DAY_WINDOW_SECS: i64 = 24 * HOUR_SECS;
+/// … and the baseline the day's burn is compared with.
+pub const WEEK_WINDOW_SECS: i64 = 7 * DAY_WINDOW_SECS;
 
 /// An SLO as Vigil defines it.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,11 +166,11 @@ pub struct SloFeatures {
     pub rows: Vec<FeatureRow>,
     /// Per row: a status point was found within 15 minutes before the row.
     pub observed: Vec<bool>,
-    /// Per row: that status point was firing a page.
+    /// Per row: inside a page episode, or that status point was firing a page.
     pub paging: Vec<bool>,
     /// Per row: the error ratio of the hour ending at the row.
     pub error_ratio: Vec<f64>,
-    /// Sorted page start times.
+    /// Sorted start times of the page episodes.
     pub page_starts: Vec<i64>,
     /// The latest `(time, budget_remaining)` at or before `now`.
     pub budget: Option<(i64, f64)>,
@@ -184,18 +193,20 @@ pub fn build_features(inputs: &PipelineInputs) -> Vec<SloFeatures> {
         .collect()
 }
 
-/// The first time of each run of consecutive `"page"` points; `points` must be sorted by time.
-pub fn page_starts(points: &[&StatusPoint]) -> Vec<i64> {
-    let mut starts = Vec::new();
-    let mut paging = false;
-    for p in points {
-        let is_page = p.firing.as_deref() == Some("page");
-        if is_page && !paging {
-            starts.push(p.time);
+/// `(first, last)` page point of each page episode (module docs); `points` must be sorted
+/// by time.
+pub fn page_episodes(points: &[&StatusPoint]) -> Vec<(i64, i64)> {
+    let mut episodes: Vec<(i64, i64)> = Vec::new();
+    for p in points
+        .iter()
+        .filter(|p| p.firing.as_deref() == Some("page"))
+    {
+        match episodes.last_mut() {
+            Some((_, last)) if p.time - *last < EPISODE_GAP_SECS => *last = p.time,
+            _ => episodes.push((p.time, p.time)),
         }
-        paging = is_page;
     }
-    starts
+    episodes
 }
 
 fn finite(value: Option<f64>) -> Option<f64> {
@@ -216,13 +227,18 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
         .iter()
         .rev()
         .find_map(|p| finite(p.budget_remaining).map(|b| (p.time, b)));
+    let episodes = page_episodes(&points);
+    let in_episode = |t: i64| {
+        let i = episodes.partition_point(|e| e.0 <= t);
+        i > 0 && t <= episodes[i - 1].1
+    };
     let mut out = SloFeatures {
         slo: slo.name.clone(),
         rows: Vec::new(),
         observed: Vec::new(),
         paging: Vec::new(),
         error_ratio: Vec::new(),
-        page_starts: page_starts(&points),
+        page_starts: episodes.iter().map(|e| e.0).collect(),
         budget,
     };
     let Some(first) = points.first().map(|p| p.time) else {
@@ -280,11 +296,11 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
             latency_p95_ratio: service.latency_p95_ratio,
             // Filled below, once every row's burn is known.
             burn_rate_day_median: 0.0,
-            burn_rate_day_median_change: 0.0,
+            burn_rate_day_over_week: 0.0,
         });
         out.observed.push(status.is_some());
         out.paging
-            .push(status.is_some_and(|p| p.firing.as_deref() == Some("page")));
+            .push(in_episode(t) || status.is_some_and(|p| p.firing.as_deref() == Some("page")));
         out.error_ratio.push(carried_ratio);
     }
     fill_day_burn(&mut out);
@@ -294,23 +310,27 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
 /// The day-burn features (module docs); rows are hourly, so a day is 24 rows.
 fn fill_day_burn(f: &mut SloFeatures) {
     let per_day = (DAY_WINDOW_SECS / HOUR_SECS) as usize;
-    let mut window: Vec<f64> = Vec::with_capacity(per_day);
-    let day_burn: Vec<f64> = (0..f.rows.len())
+    let per_week = (WEEK_WINDOW_SECS / HOUR_SECS) as usize;
+    let mut window: Vec<f64> = Vec::with_capacity(per_week);
+    let mut median_of = |rows: std::ops::Range<usize>, f: &SloFeatures| {
+        window.clear();
+        window.extend(
+            rows.filter(|&i| f.observed[i])
+                .map(|i| f.rows[i].burn_rate_1h),
+        );
+        crate::rca::stats::median(&window)
+    };
+    let features: Vec<(f64, f64)> = (0..f.rows.len())
         .map(|j| {
-            window.clear();
-            window.extend(
-                (j.saturating_sub(per_day - 1)..=j)
-                    .filter(|&i| f.observed[i])
-                    .map(|i| f.rows[i].burn_rate_1h),
-            );
-            crate::rca::stats::median(&window).unwrap_or(0.0)
+            let day = median_of(j.saturating_sub(per_day - 1)..j + 1, f).unwrap_or(0.0);
+            let week_end = (j + 1).saturating_sub(per_day);
+            let week = median_of(week_end.saturating_sub(per_week)..week_end, f);
+            (day, week.map_or(0.0, |w| day - w))
         })
         .collect();
-    for (j, row) in f.rows.iter_mut().enumerate() {
-        row.burn_rate_day_median = day_burn[j];
-        row.burn_rate_day_median_change = j
-            .checked_sub(per_day)
-            .map_or(0.0, |before| day_burn[j] - day_burn[before]);
+    for (row, (day, over_week)) in f.rows.iter_mut().zip(features) {
+        row.burn_rate_day_median = day;
+        row.burn_rate_day_over_week = over_week;
     }
 }
 
@@ -526,9 +546,9 @@ mod tests {
         let times: Vec<i64> = f.rows.iter().map(|r| r.time).collect();
         assert_eq!(times, vec![NOW - 3 * H, NOW - 2 * H, NOW - H, NOW]);
 
-        // Page runs: NOW - 70 … NOW - 50 min, and NOW - 5 min … NOW. The ticket at
-        // NOW - 100 min is not a page.
-        assert_eq!(f.page_starts, vec![NOW - 70 * 60, NOW - 300]);
+        // Page runs NOW - 70 … NOW - 50 min and NOW - 5 min … NOW are 45 min apart: one
+        // episode. The ticket at NOW - 100 min is not a page.
+        assert_eq!(f.page_starts, vec![NOW - 70 * 60]);
         assert_eq!(f.paging, vec![false, false, true, true]);
 
         // burn_1h at the row times: NOW - 3 h is point i = 11 (hour 0) -> 1; NOW - 2 h is NULL
@@ -595,7 +615,7 @@ mod tests {
         let day: Vec<f64> = f.rows.iter().map(|r| r.burn_rate_day_median).collect();
         assert_eq!(day, vec![1.0, 0.5, 1.0, 2.5]);
         // No row has a row 24 h before it.
-        assert!(f.rows.iter().all(|r| r.burn_rate_day_median_change == 0.0));
+        assert!(f.rows.iter().all(|r| r.burn_rate_day_over_week == 0.0));
         // p95 1 800 against the median (900) of the hours starting NOW - 25 h … NOW - 2 h.
         assert_eq!(f.rows[3].latency_p95_ratio, 2.0);
         // At NOW - 1 h the last complete hour starts at NOW - 2 h: 900 against 900.
@@ -621,18 +641,41 @@ mod tests {
             (at(0).burn_rate_day_median, at(24).burn_rate_day_median),
             (2.0, 1.0)
         );
-        assert_eq!(at(0).burn_rate_day_median_change, 1.0);
-        // NOW - 12 h: 12 rows of 1 and 12 of 2; the day before it, all 1.
+        // The week before NOW: rows NOW - 48 h … NOW - 24 h (all there is), all 1.
+        assert_eq!(at(0).burn_rate_day_over_week, 1.0);
+        // NOW - 12 h: 12 rows of 1 and 12 of 2; the week before it, all 1.
         assert_eq!(at(12).burn_rate_day_median, 1.5);
-        assert_eq!(at(12).burn_rate_day_median_change, 0.5);
+        assert_eq!(at(12).burn_rate_day_over_week, 0.5);
         // A spike of a few hours (an incident) barely moves the median: NOW - 2 h … NOW at 40.
         for p in inputs.status.iter_mut().filter(|p| p.time >= NOW - 2 * H) {
             p.burn_1h = Some(40.0);
         }
         let f = build_features(&inputs).remove(0);
         assert_eq!(f.rows[48].burn_rate_day_median, 2.0);
-        // The oldest row has no row a day before it.
-        assert_eq!(f.rows[0].burn_rate_day_median_change, 0.0);
+        // The oldest row has no week before it.
+        assert_eq!(f.rows[0].burn_rate_day_over_week, 0.0);
+    }
+
+    #[test]
+    fn pages_less_than_six_hours_apart_are_one_episode() {
+        let mut inputs = inputs();
+        // Hourly points NOW - 11 h … NOW; pages at - 11 h and - 9 h (2 h apart: one
+        // episode, the lull at - 10 h inside it), then at - 2 h (7 h later: a new one).
+        inputs.status = (0..=11)
+            .map(|k| {
+                let page = [11, 9, 2].contains(&k);
+                point(NOW - k * H, Some(1.0), page.then_some("page"))
+            })
+            .collect();
+        let f = build_features(&inputs).remove(0);
+        assert_eq!(f.page_starts, vec![NOW - 11 * H, NOW - 2 * H]);
+        let paging: Vec<i64> = (0..=11)
+            .rev()
+            .zip(&f.paging)
+            .filter(|(_, p)| **p)
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(paging, vec![11, 10, 9, 2]);
     }
 
     #[test]
