@@ -17,8 +17,8 @@
 //! - **Origins** run while the origin is before the last row, so the row at the very end (the
 //!   pipeline's `now`) is never predicted: its outcome is unknown.
 //! - **Incidents** are the ground-truth `(slo, start)` pairs given (the simulator's labels),
-//!   or the page starts when none are given, counted when they start after the first origin
-//!   and no later than the last row.
+//!   or the page episodes' starts when none are given, counted when they start after the
+//!   first origin and no later than the last row.
 //! - **Error-ratio forecasts.** Per SLO, [`rolling_forecast`] with origins every 24 h from
 //!   `initial_days`, forecasting [`FleetBacktestConfig::forecast_horizon`] hours: MASE of the
 //!   chosen model, naive and seasonal naive (lower is better; scale = in-sample seasonal-naive
@@ -504,7 +504,8 @@ impl fmt::Display for FleetReport {
                     "page prediction: {} daily origins, {}",
                     pages.origins,
                     if self.tuned_threshold {
-                        "threshold tuned for F1 on each origin's training rows".to_string()
+                        "threshold tuned for event-level F1 on each origin's training period"
+                            .to_string()
                     } else {
                         format!("threshold {:.2}", self.threshold)
                     }

@@ -11,10 +11,11 @@
 //!    page warnings against the simulator's ground truth, once against every incident and
 //!    once against the incidents with a precursor (latency-creep: hours of slowly rising
 //!    latency before the outage; quota-exhaustion: two days of rising rate limiting), where
-//!    prediction is possible at all. The warning threshold
-//!    is tuned for F1 on each origin's training rows (the probabilities are not calibrated,
-//!    so a fixed 0.5 suits them badly). Error-ratio forecasts
-//!    are scored by MASE against naive and seasonal-naive forecasts.
+//!    prediction is possible at all, and once against each scenario's incidents (for its
+//!    recall). The warning threshold is tuned for the event-level F1 of each origin's
+//!    training period (the probabilities are not calibrated, so a fixed 0.5 suits them
+//!    badly). Error-ratio forecasts are scored by MASE against naive and seasonal-naive
+//!    forecasts.
 //!
 //! The live anomaly detector does not run during the load, so the anomaly feature is 0
 //! here; in production it is filled.
