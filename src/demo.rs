@@ -195,13 +195,9 @@ pub(crate) async fn load_history(
 }
 
 /// Backfills `slo_status` over `[start, now)` and renders the report.
-async fn evaluate(
-    config: &Config,
-    start: i64,
-    now: i64,
-    summary: &crate::sim::Summary,
-) -> Result<String, DemoError> {
-    let catalog = crate::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+/// The data directory's store, once an earlier handle (the loading server's) has let go of
+/// it, and a query engine over it.
+pub(crate) async fn open_store(config: &Config) -> Result<(Store, QueryEngine), DemoError> {
     let store = Store::open_when_free(
         &config.data_dir,
         config.storage.store_config(),
@@ -210,6 +206,17 @@ async fn evaluate(
     )
     .await?;
     let query = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
+    Ok((store, query))
+}
+
+async fn evaluate(
+    config: &Config,
+    start: i64,
+    now: i64,
+    summary: &crate::sim::Summary,
+) -> Result<String, DemoError> {
+    let catalog = crate::slo::engine::load_catalog(config.slo.built_in_packs, &config.slo.dirs)?;
+    let (store, query) = open_store(config).await?;
     let mut slos = SloEngine::new(query, &catalog);
     crate::slo::job::backfill(&mut slos, &store, start, now, &mut |_| {}).await?;
     let status = slos.status(&[now]);

@@ -415,7 +415,15 @@ pub fn backtest(
     incidents: &[(String, i64)],
     config: &FleetBacktestConfig,
 ) -> FleetReport {
-    let fleet = build_features(inputs);
+    backtest_features(&build_features(inputs), incidents, config)
+}
+
+/// [`backtest`] on features already built from the inputs.
+pub fn backtest_features(
+    fleet: &[SloFeatures],
+    incidents: &[(String, i64)],
+    config: &FleetBacktestConfig,
+) -> FleetReport {
     let mut report = FleetReport {
         threshold: config.threshold,
         tuned_threshold: config.tune_threshold,
@@ -434,7 +442,7 @@ pub fn backtest(
             .notes
             .push("no status points: nothing to backtest".into()),
         Some(first) => {
-            match rolling_warnings(&fleet, config, first + config.initial_days * DAY_SECS) {
+            match rolling_warnings(fleet, config, first + config.initial_days * DAY_SECS) {
                 Ok(warnings) => report.warnings = Some(warnings),
                 Err(e) => report
                     .notes
@@ -446,7 +454,7 @@ pub fn backtest(
     let mut forecast = ForecastConfig::new(24, config.forecast_horizon.max(1));
     forecast.floor = Some(0.0);
     let initial_steps = usize::try_from(config.initial_days * 24).unwrap_or(0);
-    for slo in &fleet {
+    for slo in fleet {
         let rolling = RollingForecastConfig {
             forecast: forecast.clone(),
             initial_steps,
@@ -465,7 +473,7 @@ pub fn backtest(
             note,
         });
     }
-    report.rescore(&fleet, incidents, &config.bands);
+    report.rescore(fleet, incidents, &config.bands);
     report
 }
 

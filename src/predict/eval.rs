@@ -22,18 +22,15 @@
 
 use std::fmt;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use super::backtest::EventScore;
-use super::backtest_fleet::{FleetBacktestConfig, FleetReport, backtest};
+use super::backtest_fleet::{FleetBacktestConfig, FleetReport, backtest_features};
 use super::features::build_features;
 use super::job::{PredictError, gather};
 use crate::config::Config;
 use crate::demo::DemoError;
-use crate::query::QueryEngine;
 use crate::sim::{ScenarioKind, ScenarioSelection};
 use crate::slo::engine::SloEngine;
-use crate::store::Store;
 
 /// What to simulate.
 #[derive(Debug, Clone)]
@@ -168,7 +165,7 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
     };
     let now = simulated.now;
     let start = now - (simulated.days * 86_400.0) as i64;
-    let (_store, query) = open(&config).await?;
+    let (_store, query) = crate::demo::open_store(&config).await?;
     let inputs = gather(&query, &catalog.slos, now, now - start).await?;
     let incidents = simulated
         .incidents
@@ -191,9 +188,9 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
         tune_threshold: true,
         ..FleetBacktestConfig::default()
     };
-    let all = tokio::task::block_in_place(|| backtest(&inputs, &pairs(&|_| true), &config));
-    // The warnings do not depend on the incidents scored: only re-score them.
     let fleet = build_features(&inputs);
+    let all = tokio::task::block_in_place(|| backtest_features(&fleet, &pairs(&|_| true), &config));
+    // The warnings do not depend on the incidents scored: only re-score them.
     // (An empty list would mean "score against the page starts": no report then.)
     let rescored = |keep: &dyn Fn(ScenarioKind) -> bool| {
         let chosen = pairs(keep);
@@ -243,7 +240,7 @@ async fn simulate(
     )
     .await?;
     let start = now - (options.days * 86_400.0) as i64;
-    let (store, query) = open(config).await?;
+    let (store, query) = crate::demo::open_store(config).await?;
     let mut slos = SloEngine::new(query, catalog);
     let minutes = ((now - start) / 60).max(1) as u64;
     let mut bar = crate::progress::Progress::new("slo_status", minutes);
@@ -271,18 +268,4 @@ async fn simulate(
     let json = serde_json::to_vec_pretty(&simulated).expect("plain data serialises");
     std::fs::write(&path, json).map_err(|e| FleetEvalError::GroundTruth(path, e.to_string()))?;
     Ok(simulated)
-}
-
-/// The simulated data directory's store (waiting for an earlier handle to let go of it) and
-/// a query engine over it.
-async fn open(config: &Config) -> Result<(Store, QueryEngine), FleetEvalError> {
-    let store = Store::open_when_free(
-        &config.data_dir,
-        config.storage.store_config(),
-        &crate::otlp::rows_from_wal,
-        std::time::Duration::from_secs(10),
-    )
-    .await?;
-    let query = QueryEngine::new(Arc::new(store.clone()), config.query.limits())?;
-    Ok((store, query))
 }

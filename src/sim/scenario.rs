@@ -1093,6 +1093,21 @@ mod tests {
     /// Friday 2025-03-07 00:00 UTC.
     const END: i64 = 1_741_305_600;
 
+    /// Incidents placed by hand over the last `days` before [`END`] (seed 5, UTC).
+    fn place(
+        fleet: &Fleet,
+        days: i64,
+        placements: Vec<Placement>,
+    ) -> Result<Vec<Incident>, ScenarioError> {
+        schedule(
+            5,
+            fleet,
+            Rhythm::new(0),
+            span(days),
+            &ScenarioSelection::List(placements),
+        )
+    }
+
     fn span(days: i64) -> RunSpan {
         RunSpan {
             start: END - days * DAY,
@@ -1196,14 +1211,7 @@ mod tests {
     fn quota_exhaustion_rate_limits_a_rising_share_then_most_requests() {
         let fleet = fleet::build(5, 6);
         let placements = vec!["quota-exhaustion@-3d".parse().unwrap()];
-        let incidents = schedule(
-            5,
-            &fleet,
-            Rhythm::new(0),
-            span(3),
-            &ScenarioSelection::List(placements),
-        )
-        .unwrap();
+        let incidents = place(&fleet, 3, placements).unwrap();
         let incident = &incidents[0];
         let Target::Provider(provider) = incident.target else {
             panic!("quota exhaustion targets a provider");
@@ -1232,14 +1240,7 @@ mod tests {
             "bad-tool-version@-20h".parse().unwrap(),
             "bad-tool-version@-5h".parse().unwrap(),
         ];
-        let incidents = schedule(
-            5,
-            &fleet,
-            Rhythm::new(0),
-            span(1),
-            &ScenarioSelection::List(placements),
-        )
-        .unwrap();
+        let incidents = place(&fleet, 1, placements).unwrap();
         assert_eq!(mcp_version(&incidents, END - 21 * HOUR), "1.4.2");
         assert_eq!(mcp_version(&incidents, END - 20 * HOUR), "1.5.0");
         assert_eq!(mcp_version(&incidents, END - 6 * HOUR), "1.5.1");
@@ -1255,13 +1256,7 @@ mod tests {
     fn bad_tool_version_needs_a_genai_agent() {
         let fleet = fleet::build(5, 1);
         let placements = vec!["bad-tool-version@-2h".parse().unwrap()];
-        let result = schedule(
-            5,
-            &fleet,
-            Rhythm::new(0),
-            span(1),
-            &ScenarioSelection::List(placements),
-        );
+        let result = place(&fleet, 1, placements);
         assert!(matches!(result, Err(ScenarioError::NotApplicable { .. })));
     }
 
@@ -1269,14 +1264,7 @@ mod tests {
     fn rate_limit_storms_come_in_bursts() {
         let fleet = fleet::build(5, 6);
         let placements = vec!["rate-limit-storm@-3h".parse().unwrap()];
-        let incidents = schedule(
-            5,
-            &fleet,
-            Rhythm::new(0),
-            span(1),
-            &ScenarioSelection::List(placements),
-        )
-        .unwrap();
+        let incidents = place(&fleet, 1, placements).unwrap();
         let Target::Provider(provider) = incidents[0].target else {
             panic!("a storm targets a provider");
         };
