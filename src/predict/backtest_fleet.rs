@@ -91,6 +91,11 @@ pub struct SloBacktest {
     pub incidents: usize,
     /// Per band, incidents of this SLO predicted.
     pub predicted: Vec<usize>,
+    /// Per band, this SLO's warning episodes and how many of them were false alarms.
+    #[serde(default)]
+    pub episodes: Vec<usize>,
+    #[serde(default)]
+    pub false_alarms: Vec<usize>,
     pub forecast: Option<ForecastBacktest>,
     /// Why there is no forecast evaluation.
     pub note: Option<String>,
@@ -167,7 +172,7 @@ fn row_scores(
         .map(|slo| {
             (0..slo.rows.len())
                 .map(|j| {
-                    if slo.observed[j] && !slo.paging[j] {
+                    if slo.predictable(j) {
                         probability(&slo.rows[j])
                     } else {
                         0.0
@@ -469,6 +474,8 @@ pub fn backtest_features(
             slo: slo.slo.clone(),
             incidents: 0,
             predicted: Vec::new(),
+            episodes: Vec::new(),
+            false_alarms: Vec::new(),
             forecast: result,
             note,
         });
@@ -494,12 +501,15 @@ impl FleetReport {
         for (slo, scores) in self.slos.iter_mut().zip(&per_slo) {
             slo.incidents = scores.first().map_or(0, |s| s.incidents);
             slo.predicted = scores.iter().map(|e| e.predicted).collect();
+            slo.episodes = scores.iter().map(|e| e.episodes).collect();
+            slo.false_alarms = scores.iter().map(|e| e.false_alarms).collect();
         }
         self.pages = Some(pages);
     }
 }
 
-fn opt(v: Option<f64>) -> String {
+/// `v` with two decimals, or "-".
+pub(crate) fn opt(v: Option<f64>) -> String {
     v.map_or_else(|| "-".to_owned(), |v| format!("{v:.2}"))
 }
 
@@ -556,6 +566,22 @@ impl fmt::Display for FleetReport {
                         "  {} h horizon: no model on {days} day(s)",
                         h / HOUR_SECS
                     )?;
+                }
+                writeln!(
+                    f,
+                    "per SLO, each band: incidents predicted/incidents, false alarms/warning episodes"
+                )?;
+                for s in self.slos.iter().filter(|s| !s.episodes.is_empty()) {
+                    write!(f, "  {:<30}", s.slo)?;
+                    for (band, ((p, e), fa)) in pages
+                        .scores
+                        .iter()
+                        .zip(s.predicted.iter().zip(&s.episodes).zip(&s.false_alarms))
+                    {
+                        let cell = format!("{p}/{} {fa}/{e}", s.incidents);
+                        write!(f, "  {:>4} {cell:<12}", band.band.name)?;
+                    }
+                    writeln!(f)?;
                 }
             }
             None => writeln!(f, "page prediction: not evaluated")?,
@@ -618,6 +644,7 @@ mod tests {
             rows: (0..6).map(|h| quiet_row(h * H)).collect(),
             observed: vec![true; 6],
             paging: vec![false; 6],
+            after_page: vec![false; 6],
             error_ratio: vec![0.0; 6],
             page_starts: vec![4 * H + H / 2],
             budget: None,

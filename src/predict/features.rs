@@ -39,6 +39,14 @@
 //!   the hours starting in the 24 h before that complete hour is 1 when either is unknown.
 //!   Rate-limited requests per request sum the hours starting in the 24 h up to and
 //!   including the last complete one (0 without requests).
+//! - **Relevance of the service's failures**: the service is shared by all its SLOs, but
+//!   not every SLO fails when its model calls do (a tool-success SLO does not, an
+//!   availability SLO does). Each row's failure features (the three shares and rate-limited
+//!   requests per request) are multiplied by the Pearson correlation, floored at 0, between
+//!   the SLO's hourly error ratio and the service's hourly share of hard failures (rate
+//!   limited, timed out or 5xx) over the week up to the row ([`RELEVANCE_WINDOW_SECS`]):
+//!   hours that are observed and have requests. Without variation in either series the
+//!   correlation, and so the features, are 0.
 //! - **Version change**: some version string seen in the hours starting in `[t - 6 h, t - 1 h]`
 //!   was not seen in the 24 h before (hours starting in `[t - 30 h, t - 6 h)`). When nothing
 //!   was seen in those 24 h the flag stays off: a first sighting is not a change.
@@ -52,6 +60,12 @@
 //! page start is the first point of an episode. A row is *paging* when it lies within an
 //! episode (from its first to its last page point) or its status point pages: such rows
 //! are neither trained on nor predicted, so the lulls inside an incident teach nothing.
+//!
+//! Nor are the rows of the [`AFTER_PAGE_SECS`] after an episode's last page point (*after a
+//! page*): the day-window features still carry the incident there, so they look like the
+//! run-up to one, and a warning that the SLO just paged tells its on-call nothing. A page
+//! start that soon after is rare too: pages less than [`EPISODE_GAP_SECS`] apart are one
+//! episode.
 //!
 //! # Error-ratio series
 //!
@@ -71,6 +85,11 @@ pub const STATUS_MAX_AGE_SECS: i64 = 900;
 pub const VERSION_RECENT_SECS: i64 = 6 * HOUR_SECS;
 /// … when it was not among the versions of this long before.
 pub const VERSION_BASELINE_SECS: i64 = 24 * HOUR_SECS;
+/// Rows this long after a page episode's last page point are *after a page* (module docs):
+/// the longest feature window.
+pub const AFTER_PAGE_SECS: i64 = DAY_WINDOW_SECS;
+/// The window of the failure-relevance correlation (module docs).
+pub const RELEVANCE_WINDOW_SECS: i64 = WEEK_WINDOW_SECS;
 /// A page this soon after the previous page point continues its episode (module docs).
 pub const EPISODE_GAP_SECS: i64 = 6 * HOUR_SECS;
 /// The "day" of the day-burn and 24 h rate-limit features …
@@ -168,6 +187,8 @@ pub struct SloFeatures {
     pub observed: Vec<bool>,
     /// Per row: inside a page episode, or that status point was firing a page.
     pub paging: Vec<bool>,
+    /// Per row: not paging, but within [`AFTER_PAGE_SECS`] after a page episode.
+    pub after_page: Vec<bool>,
     /// Per row: the error ratio of the hour ending at the row.
     pub error_ratio: Vec<f64>,
     /// Sorted start times of the page episodes.
@@ -181,6 +202,12 @@ impl SloFeatures {
     pub fn row_now(&self, now: i64) -> Option<&FeatureRow> {
         let last = self.rows.len().checked_sub(1)?;
         (self.rows[last].time == now && self.observed[last]).then(|| &self.rows[last])
+    }
+
+    /// Whether row `j` is trained on and predicted: observed, neither paging nor after a
+    /// page.
+    pub fn predictable(&self, j: usize) -> bool {
+        self.observed[j] && !self.paging[j] && !self.after_page[j]
     }
 }
 
@@ -228,15 +255,17 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
         .rev()
         .find_map(|p| finite(p.budget_remaining).map(|b| (p.time, b)));
     let episodes = page_episodes(&points);
-    let in_episode = |t: i64| {
+    // The last episode that started at or before `t`.
+    let episode_at = |t: i64| {
         let i = episodes.partition_point(|e| e.0 <= t);
-        i > 0 && t <= episodes[i - 1].1
+        i.checked_sub(1).map(|i| episodes[i])
     };
     let mut out = SloFeatures {
         slo: slo.name.clone(),
         rows: Vec::new(),
         observed: Vec::new(),
         paging: Vec::new(),
+        after_page: Vec::new(),
         error_ratio: Vec::new(),
         page_starts: episodes.iter().map(|e| e.0).collect(),
         budget,
@@ -299,12 +328,54 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
             burn_rate_day_over_week: 0.0,
         });
         out.observed.push(status.is_some());
-        out.paging
-            .push(in_episode(t) || status.is_some_and(|p| p.firing.as_deref() == Some("page")));
+        let episode = episode_at(t);
+        let paging = episode.is_some_and(|(_, last)| t <= last)
+            || status.is_some_and(|p| p.firing.as_deref() == Some("page"));
+        out.paging.push(paging);
+        out.after_page
+            .push(!paging && episode.is_some_and(|(_, last)| t - last < AFTER_PAGE_SECS));
         out.error_ratio.push(carried_ratio);
     }
     fill_day_burn(&mut out);
+    gate_failure_features(&mut out, &hours);
     out
+}
+
+/// Scales each row's service-failure features by their relevance to the SLO (module docs).
+fn gate_failure_features(f: &mut SloFeatures, hours: &BTreeMap<i64, &ServiceHour>) {
+    let pairs: Vec<Option<(f64, f64)>> = f
+        .rows
+        .iter()
+        .zip(&f.observed)
+        .zip(&f.error_ratio)
+        .map(|((row, &observed), &ratio)| {
+            // The hour ending at the row, as the service features take it.
+            let last_complete = row.time - HOUR_SECS;
+            let (_, h) = hours
+                .range(last_complete - HOUR_SECS + 1..=last_complete)
+                .next_back()?;
+            (observed && h.requests > 0).then(|| {
+                let hard = h.rate_limited + h.timeouts + h.server_errors;
+                ((hard as f64 / h.requests as f64).min(1.0), ratio)
+            })
+        })
+        .collect();
+    let window = (RELEVANCE_WINDOW_SECS / HOUR_SECS) as usize;
+    let (mut xs, mut ys) = (Vec::with_capacity(window), Vec::with_capacity(window));
+    for j in 0..f.rows.len() {
+        xs.clear();
+        ys.clear();
+        for &(x, y) in pairs[(j + 1).saturating_sub(window)..=j].iter().flatten() {
+            xs.push(x);
+            ys.push(y);
+        }
+        let relevance = crate::rca::stats::pearson(&xs, &ys).unwrap_or(0.0).max(0.0);
+        let row = &mut f.rows[j];
+        row.share_rate_limited *= relevance;
+        row.share_timeout *= relevance;
+        row.share_5xx *= relevance;
+        row.rate_limited_per_request_24h *= relevance;
+    }
 }
 
 /// The day-burn features (module docs); rows are hourly, so a day is 24 rows.
@@ -503,6 +574,11 @@ mod tests {
             (1..=30).map(|k| service_hour(NOW - k * H, "v1")).collect();
         // v2 first appears in the hour starting NOW - 3 h.
         services[2].versions = vec!["v2".into()];
+        // Hard failures (rate limited + timeouts + 5xx) in the hours ending at the rows
+        // NOW - 3 h … NOW: 26, 22, 38, 38 = 22 + 400 × the rows' error ratios (0.01, 0, 0.04,
+        // 0.04), so the SLO's errors follow the service's exactly (relevance 1).
+        services[3].timeouts = 8;
+        services[2].timeouts = 4;
         PipelineInputs {
             now: NOW,
             slos: vec![SloInfo {
@@ -569,13 +645,13 @@ mod tests {
         assert_eq!(f.rows[1].anomaly_score_max, 0.95);
         assert_eq!(f.rows[2].anomaly_score_max, 0.0);
 
-        // Service hour NOW - 1 h: failures 40 -> shares 10/40, 20/40, 8/40; 7_200 requests
-        // in 3_600 s = 2 rps.
+        // Service hour NOW - 1 h: failures 40 -> shares 10/40, 20/40, 8/40 (times a
+        // relevance of 1); 7_200 requests in 3_600 s = 2 rps.
         let r = &f.rows[3];
-        assert_eq!(
-            (r.share_rate_limited, r.share_timeout, r.share_5xx),
-            (0.25, 0.5, 0.2)
-        );
+        let shares = [r.share_rate_limited, r.share_timeout, r.share_5xx];
+        for (got, want) in shares.into_iter().zip([0.25, 0.5, 0.2]) {
+            assert!((got - want).abs() < 1e-12, "{shares:?}");
+        }
         assert_eq!((r.traffic_rps, r.latency_p95_ms), (2.0, 900.0));
 
         // v2 (hour starting NOW - 3 h) is within 6 h of every row at or after NOW - 2 h, and
@@ -620,9 +696,12 @@ mod tests {
         assert_eq!(f.rows[3].latency_p95_ratio, 2.0);
         // At NOW - 1 h the last complete hour starts at NOW - 2 h: 900 against 900.
         assert_eq!(f.rows[2].latency_p95_ratio, 1.0);
-        // Hours starting NOW - 24 h … NOW - 1 h: 23 × 10 + 250 of 24 × 7 200 requests.
+        // Hours starting NOW - 24 h … NOW - 1 h: 23 × 10 + 250 of 24 × 7 200 requests, times
+        // the relevance: hard failures 26, 22, 38, 278 per 7 200 against error ratios 0.01,
+        // 0, 0.04, 0.04 correlate at r = 0.6099721 (Python's statistics.correlation).
         let limited = f.rows[3].rate_limited_per_request_24h;
-        assert!((limited - 480.0 / 172_800.0).abs() < 1e-15, "{limited}");
+        let want = 480.0 / 172_800.0 * 0.609_972_125_140_942_6;
+        assert!((limited - want).abs() < 1e-12, "{limited}");
 
         // Hourly points for 48 h: burn 1 up to NOW - 24 h, 2 after, and NOW - 40 h missing.
         inputs.status = (0..=48)
@@ -669,13 +748,75 @@ mod tests {
             .collect();
         let f = build_features(&inputs).remove(0);
         assert_eq!(f.page_starts, vec![NOW - 11 * H, NOW - 2 * H]);
-        let paging: Vec<i64> = (0..=11)
-            .rev()
-            .zip(&f.paging)
-            .filter(|(_, p)| **p)
-            .map(|(k, _)| k)
+        // Hours before NOW of the rows whose flag is set (rows are oldest first).
+        let hours_back = |flags: &[bool]| -> Vec<usize> {
+            let n = flags.len();
+            (0..n).filter(|&j| flags[j]).map(|j| n - 1 - j).collect()
+        };
+        assert_eq!(hours_back(&f.paging), vec![11, 10, 9, 2]);
+        // The rows after each episode's last page point (- 9 h, then - 2 h) are after a
+        // page; none is predictable.
+        assert_eq!(hours_back(&f.after_page), vec![8, 7, 6, 5, 4, 3, 1, 0]);
+        assert!((0..f.rows.len()).all(|j| !f.predictable(j)));
+
+        // A single page at NOW - 30 h: the rows of the next 24 h are after it (- 29 h …
+        // - 7 h), the rows from - 6 h on are predictable again.
+        inputs.status = (0..=30)
+            .map(|k| point(NOW - k * H, Some(1.0), (k == 30).then_some("page")))
             .collect();
-        assert_eq!(paging, vec![11, 10, 9, 2]);
+        let f = build_features(&inputs).remove(0);
+        let predictable: Vec<bool> = (0..f.rows.len()).map(|j| f.predictable(j)).collect();
+        assert_eq!(hours_back(&predictable), vec![6, 5, 4, 3, 2, 1, 0]);
+        assert_eq!(f.after_page.iter().filter(|a| **a).count(), 23);
+    }
+
+    #[test]
+    fn failure_features_count_for_an_slo_whose_errors_follow_the_service() {
+        let mut inputs = inputs();
+        // Hourly points over the last 10 h. "api-availability" errs in step with the
+        // service's hard failures; "api-tools" (same service) keeps one error ratio.
+        let hard = |k: i64| 10 + 10 * (k % 3) as u64;
+        inputs.services = (1..=11)
+            .map(|k| ServiceHour {
+                rate_limited: hard(k),
+                timeouts: 0,
+                server_errors: 0,
+                failures: hard(k),
+                ..service_hour(NOW - k * H, "v1")
+            })
+            .collect();
+        inputs.slos.push(SloInfo {
+            name: "api-tools".into(),
+            ..inputs.slos[0].clone()
+        });
+        inputs.status = (0..=10)
+            .flat_map(|k| {
+                // The row at NOW - k h pairs with the hour starting NOW - (k + 1) h.
+                let burn = hard(k + 1) as f64 / 7_200.0 / 0.01;
+                [
+                    point(NOW - k * H, Some(burn), None),
+                    StatusPoint {
+                        slo: "api-tools".into(),
+                        ..point(NOW - k * H, Some(0.5), None)
+                    },
+                ]
+            })
+            .collect();
+        let fleet = build_features(&inputs);
+        let now = |f: &SloFeatures| f.rows.last().cloned().unwrap_or_default();
+        // All of the last complete hour's failures were rate limited.
+        let followed = now(&fleet[0]);
+        assert!((followed.share_rate_limited - 1.0).abs() < 1e-12);
+        assert!(followed.rate_limited_per_request_24h > 0.0);
+        // A constant error ratio has no correlation: relevance 0.
+        let unrelated = now(&fleet[1]);
+        assert_eq!(
+            (
+                unrelated.share_rate_limited,
+                unrelated.rate_limited_per_request_24h
+            ),
+            (0.0, 0.0)
+        );
     }
 
     #[test]

@@ -473,7 +473,7 @@ fn fall_back_to_previous(
         let Some(row) = slo.row_now(inputs.now) else {
             continue;
         };
-        if slo.paging.last().copied().unwrap_or(false) {
+        if !slo.predictable(slo.rows.len() - 1) {
             continue;
         }
         for probability in previous.model.predict(row) {

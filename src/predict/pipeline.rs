@@ -60,7 +60,7 @@ use crate::predict::classify::{
     BurnClassifier, BurnProbability, ClassifyError, FEATURE_NAMES, FeatureRow, HorizonFit,
     InsufficientHistory, Shortfall, TrainConfig, horizon_label, train_horizon,
 };
-use crate::predict::features::{HOUR_SECS, SloFeatures, slo_features};
+use crate::predict::features::{AFTER_PAGE_SECS, HOUR_SECS, SloFeatures, slo_features};
 use crate::predict::forecast::{Forecast, ForecastConfig, forecast, forecast_budget};
 
 pub use crate::predict::features::{
@@ -260,6 +260,14 @@ fn train_stage(
             ));
             continue;
         }
+        if slo.after_page.last().copied().unwrap_or(false) {
+            out.notes.push(format!(
+                "{}: paged less than {} h ago; no page-start probability until then",
+                slo.slo,
+                AFTER_PAGE_SECS / HOUR_SECS
+            ));
+            continue;
+        }
         for answer in classifier.predict(row) {
             let BurnProbability::Probability {
                 horizon_secs,
@@ -452,8 +460,8 @@ pub fn train_pooled(
         let mut real: Option<(i64, i64)> = None;
         for (i, slo) in fleet.iter().enumerate() {
             let offset = i as i64 * shift;
-            for ((row, &observed), &paging) in slo.rows.iter().zip(&slo.observed).zip(&slo.paging) {
-                if observed && !paging && row.time + h <= cutoff {
+            for (j, row) in slo.rows.iter().enumerate() {
+                if slo.predictable(j) && row.time + h <= cutoff {
                     real = Some(real.map_or((row.time, row.time), |(a, b)| {
                         (a.min(row.time), b.max(row.time))
                     }));
@@ -1006,6 +1014,28 @@ pub(crate) mod tests {
         assert_eq!(metrics.get("incidents_6h"), Some(&1.0), "{metrics:?}");
         assert!(metrics.contains_key("recall_6h"), "{metrics:?}");
         assert!(stages.contains(&(Stage::Forecasting, 4, 4)));
+    }
+
+    #[test]
+    fn an_slo_that_paged_within_a_day_gets_no_page_probability_but_a_note() {
+        // now = day 20 00:00, an hour after the page of day 19 (22:00–23:00) ended.
+        let inputs = fleet_inputs(20, &creep_pages(), None);
+        let out = run(&inputs, &PipelineConfig::default(), &mut |_, _, _| {});
+        let page_rows = |slo: &str| {
+            out.predictions
+                .iter()
+                .filter(|r| r.target == slo && r.kind == "page")
+                .count()
+        };
+        assert_eq!((page_rows("creep"), page_rows("quiet")), (0, 3));
+        assert!(
+            out.notes
+                .iter()
+                .any(|n| n
+                    == "creep: paged less than 24 h ago; no page-start probability until then"),
+            "{:?}",
+            out.notes
+        );
     }
 
     #[test]
