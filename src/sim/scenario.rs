@@ -17,7 +17,7 @@
 //! | git-credential-expiry | a bot | every push/pull/fetch/clone fails with an auth error (3 tries, then the turn gives up) for 3.5–4 h | its kind's git SLO; its tool-success SLO too when the bot does ≥ 60% of its kind's work |
 //! | latency-creep | a provider's main model | latency ×1 → ×6 linearly over 6–7 h (precursor), then 85% of requests fail (529/503) for 45–75 min | availability (≥ 40% of calls) and latency (≥ 60%) of each kind using the model |
 //! | bad-config | a bot | config revision `r(n+1)` points the API client at a dead proxy: every request is refused, the harness retries 8×/min, for 1–2 h; then reverted | its kind's availability SLO |
-//! | quota-exhaustion | a provider | usage nears the organisation's rate limit: 429s rise from 0.2% to 1.5% of requests over 2 days ± 1 h (precursor), then the quota runs out and 80% of requests are rate limited for 1–2 h | availability, same rule as provider-timeouts |
+//! | quota-exhaustion | a provider | usage nears the organisation's rate limit: 429s rise from 0.2% to 0.8% of requests over 2 days ± 1 h (precursor), then the quota runs out and 80% of requests are rate limited for 1–2 h | availability, same rule as provider-timeouts |
 //!
 //! "Pages" means a page condition of the SLO (2% of budget in 1 h / 5 min, or 5% in
 //! 6 h / 30 min; `ci-pass-rate`: 5% in 6 h / 30 min, 5 events) fires during the
@@ -820,8 +820,11 @@ const OUTAGE_SHARE: f64 = 0.85;
 const CI_FAILURE_SHARE: f64 = 0.9;
 /// Quota exhaustion: the precursor lasts about this long …
 const QUOTA_LEAD: i64 = 2 * DAY;
-/// … while the share of rate-limited requests rises linearly between these …
-const QUOTA_PRECURSOR_SHARE: (f64, f64) = (0.002, 0.015);
+/// … while the share of rate-limited requests rises linearly between these (Codex logs
+/// every attempt, and a rate-limited request fails all five of its attempts, so at 0.8% of
+/// requests its availability SLO sees about 4.4% failed attempts: a burn under the 6 h
+/// page's 6) …
+const QUOTA_PRECURSOR_SHARE: (f64, f64) = (0.002, 0.008);
 /// … and then this share is rate limited until the quota resets.
 const QUOTA_SHARE: f64 = 0.8;
 
@@ -1227,7 +1230,8 @@ mod tests {
         assert_eq!(share(first - MINUTE), None);
         assert_eq!(share(first), Some((QUOTA_PRECURSOR_SHARE.0, true)));
         let (mid, _) = share((first + incident.start) / 2).unwrap();
-        assert!((mid - 0.0085).abs() < 1e-3, "{mid}");
+        // Half way between 0.2% and 0.8%.
+        assert!((mid - 0.005).abs() < 1e-3, "{mid}");
         assert_eq!(share(incident.start), Some((QUOTA_SHARE, true)));
         assert_eq!(share(incident.end), None);
         assert!(!incident.affected_slos.is_empty());
