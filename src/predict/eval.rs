@@ -8,11 +8,14 @@
 //!    simulating it anew.
 //! 2. The job's inputs are read from those tables exactly as the nightly run reads them.
 //! 3. A rolling-origin backtest (train on days 1..k, predict each hour of day k+1) scores
-//!    page warnings against the simulator's ground truth, once against every incident and
-//!    once against the incidents with a precursor (latency-creep: hours of slowly rising
-//!    latency before the outage; quota-exhaustion: two days of rising rate limiting), where
-//!    prediction is possible at all, and once against each scenario's incidents (for its
-//!    recall). The warning threshold is tuned for the event-level F1 of each origin's
+//!    page warnings against the simulator's ground truth: against every incident, and
+//!    where a precursor exists, and against each scenario's incidents (for its recall).
+//!    "Where a precursor exists" is per band: the incidents whose precursor
+//!    (latency-creep: 6–7 h of slowly rising latency; quota-exhaustion: two days of rising
+//!    rate limiting) began at least [`PRECURSOR_VISIBLE_SECS`] before the band's latest
+//!    warning (`start - min_lead`), so that a row inside the band saw a complete hour of
+//!    it. Recall there counts those incidents alone; precision does not change, since a
+//!    warning that some incident followed was not a false alarm. The warning threshold is tuned for the event-level F1 of each origin's
 //!    training period (the probabilities are not calibrated, so a fixed 0.5 suits them
 //!    badly). Error-ratio forecasts are scored by MASE against naive and seasonal-naive
 //!    forecasts.
@@ -23,9 +26,11 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::backtest::EventScore;
-use super::backtest_fleet::{FleetBacktestConfig, FleetReport, backtest_features};
-use super::features::build_features;
+use super::backtest::{EventScore, LeadBand};
+use super::backtest_fleet::{
+    FleetBacktestConfig, FleetReport, Warnings, backtest_features, opt, score_warnings,
+};
+use super::features::{SloFeatures, build_features};
 use super::job::{PredictError, gather};
 use crate::config::Config;
 use crate::demo::DemoError;
@@ -64,11 +69,13 @@ pub enum FleetEvalError {
 pub struct FleetEval {
     pub days: f64,
     pub records: u64,
-    /// Scenario of each labelled incident, in time order.
-    pub incidents: Vec<(ScenarioKind, i64, Vec<String>)>,
+    /// Each labelled incident in time order: scenario, start, affected SLOs and first
+    /// effect (the precursor's start for kinds with one, else the start).
+    pub incidents: Vec<(ScenarioKind, i64, Vec<String>, i64)>,
     pub all: FleetReport,
-    /// `None` when no incident had a precursor.
-    pub with_precursor: Option<FleetReport>,
+    /// Per band, scores where a precursor exists (module docs): recall over the incidents
+    /// whose precursor was visible, precision as in `all`. Empty without page scores.
+    pub with_precursor: Vec<EventScore>,
     /// Per scenario, the scores against its incidents alone (recall is what they tell:
     /// warnings before other scenarios' incidents count as false alarms there).
     pub by_scenario: Vec<(ScenarioKind, Vec<EventScore>)>,
@@ -84,19 +91,35 @@ impl fmt::Display for FleetEval {
             self.incidents.len(),
             self.incidents
                 .iter()
-                .filter(|(k, _, _)| k.has_precursor())
+                .filter(|(k, _, _, _)| k.has_precursor())
                 .count()
         )?;
         writeln!(f, "\n== Against every labelled incident ==")?;
         write!(f, "{}", self.all)?;
-        writeln!(
-            f,
-            "\n== Against incidents with a precursor (latency-creep, quota-exhaustion) ==\n\
-             (warnings before other incidents count as false alarms here)"
-        )?;
-        match &self.with_precursor {
-            Some(report) => write!(f, "{report}")?,
-            None => writeln!(f, "no incident had a precursor")?,
+        if !self.with_precursor.is_empty() {
+            writeln!(
+                f,
+                "\n== Where a precursor exists ==\n\
+                 (recall over the incidents whose precursor was visible for an hour before the \
+                 band's latest warning;\n precision as above: a warning that any incident \
+                 followed is a true alarm)"
+            )?;
+            writeln!(
+                f,
+                "{:<6} {:>9} {:>9} {:>6} {:>9}",
+                "band", "incidents", "predicted", "recall", "precision"
+            )?;
+            for s in &self.with_precursor {
+                writeln!(
+                    f,
+                    "{:<6} {:>9} {:>9} {:>6} {:>9}",
+                    s.band.name,
+                    s.incidents,
+                    s.predicted,
+                    opt(s.recall),
+                    opt(s.precision)
+                )?;
+            }
         }
         if let Some((_, first)) = self.by_scenario.first() {
             writeln!(
@@ -131,10 +154,66 @@ struct Simulated {
     now: i64,
     /// `(scenario, start, affected SLOs)`, in time order.
     incidents: Vec<(String, i64, Vec<String>)>,
+    /// Each incident's first effect (its precursor's start, or its start), in the same
+    /// order. Absent from files written before it existed.
+    #[serde(default)]
+    first_effects: Vec<i64>,
 }
+
+/// A precursor counts for a band when it began at least this long before the band's latest
+/// warning: the service features of a row describe the last complete hour before it.
+pub const PRECURSOR_VISIBLE_SECS: i64 = 2 * 3_600;
 
 /// The ground-truth file in an evaluated data directory.
 pub const GROUND_TRUTH_FILE: &str = "eval-ground-truth.json";
+
+/// A labelled incident: scenario, start, affected SLOs and first effect.
+type Incident = (ScenarioKind, i64, Vec<String>, i64);
+
+/// The scores where a precursor exists (module docs), one per band of `overall` (the scores
+/// of `warnings` against every incident): recall over the incidents whose precursor was
+/// visible for that band, precision copied from `overall`.
+fn where_precursor_exists(
+    fleet: &[SloFeatures],
+    warnings: &Warnings,
+    overall: &[EventScore],
+    incidents: &[Incident],
+) -> Vec<EventScore> {
+    let bands: Vec<LeadBand> = overall.iter().map(|s| s.band.clone()).collect();
+    overall
+        .iter()
+        .enumerate()
+        .map(|(i, overall)| {
+            let band = &overall.band;
+            let visible: Vec<(String, i64)> = incidents
+                .iter()
+                .filter(|(kind, start, _, first)| {
+                    kind.has_precursor()
+                        && first + PRECURSOR_VISIBLE_SECS <= start - band.min_lead_secs
+                })
+                .flat_map(|(_, start, slos, _)| slos.iter().map(|s| (s.clone(), *start)))
+                .collect();
+            let mut score = if visible.is_empty() {
+                EventScore {
+                    incidents: 0,
+                    predicted: 0,
+                    recall: None,
+                    lead_times_secs: Vec::new(),
+                    ..overall.clone()
+                }
+            } else {
+                score_warnings(fleet, warnings, &visible, &bands)
+                    .0
+                    .scores
+                    .swap_remove(i)
+            };
+            score.episodes = overall.episodes;
+            score.false_alarms = overall.false_alarms;
+            score.precision = overall.precision;
+            score
+        })
+        .collect()
+}
 
 /// Runs the evaluation; see the module docs. A data directory that an earlier evaluation
 /// filled (it holds [`GROUND_TRUTH_FILE`]) is evaluated again as it is, without simulating.
@@ -167,21 +246,30 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
     let start = now - (simulated.days * 86_400.0) as i64;
     let (_store, query) = crate::demo::open_store(&config).await?;
     let inputs = gather(&query, &catalog.slos, now, now - start).await?;
+    if simulated.first_effects.len() != simulated.incidents.len() {
+        return Err(FleetEvalError::GroundTruth(
+            truth_path,
+            "it has no precursor starts (written by an older Vigil): simulate into a new \
+             directory"
+                .into(),
+        ));
+    }
     let incidents = simulated
         .incidents
         .iter()
-        .map(|(kind, start, slos)| {
+        .zip(&simulated.first_effects)
+        .map(|((kind, start, slos), first)| {
             let kind = kind
                 .parse::<ScenarioKind>()
                 .map_err(|e| FleetEvalError::GroundTruth(truth_path.clone(), e.to_string()))?;
-            Ok((kind, *start, slos.clone()))
+            Ok((kind, *start, slos.clone(), *first))
         })
         .collect::<Result<Vec<_>, FleetEvalError>>()?;
-    let pairs = |keep: &dyn Fn(ScenarioKind) -> bool| -> Vec<(String, i64)> {
+    let pairs = |keep: &dyn Fn(&Incident) -> bool| -> Vec<(String, i64)> {
         incidents
             .iter()
-            .filter(|(k, _, _)| keep(*k))
-            .flat_map(|(_, start, slos)| slos.iter().map(|s| (s.clone(), *start)))
+            .filter(|i| keep(i))
+            .flat_map(|(_, start, slos, _)| slos.iter().map(|s| (s.clone(), *start)))
             .collect()
     };
     let config = FleetBacktestConfig {
@@ -191,25 +279,28 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
     let fleet = build_features(&inputs);
     let all = tokio::task::block_in_place(|| backtest_features(&fleet, &pairs(&|_| true), &config));
     // The warnings do not depend on the incidents scored: only re-score them.
-    // (An empty list would mean "score against the page starts": no report then.)
-    let rescored = |keep: &dyn Fn(ScenarioKind) -> bool| {
+    // (An empty list would mean "score against the page starts": no scores then.)
+    let rescored = |keep: &dyn Fn(&Incident) -> bool| -> Option<Vec<EventScore>> {
         let chosen = pairs(keep);
+        let warnings = all.warnings.as_ref()?;
         (!chosen.is_empty()).then(|| {
-            let mut report = all.clone();
-            report.rescore(&fleet, &chosen, &config.bands);
-            report
+            score_warnings(&fleet, warnings, &chosen, &config.bands)
+                .0
+                .scores
         })
     };
-    let with_precursor = rescored(&|k| k.has_precursor());
-    let mut kinds: Vec<ScenarioKind> = incidents.iter().map(|(k, _, _)| *k).collect();
+    let with_precursor = match (&all.pages, &all.warnings) {
+        (Some(pages), Some(warnings)) => {
+            where_precursor_exists(&fleet, warnings, &pages.scores, &incidents)
+        }
+        _ => Vec::new(),
+    };
+    let mut kinds: Vec<ScenarioKind> = incidents.iter().map(|i| i.0).collect();
     kinds.sort();
     kinds.dedup();
     let by_scenario = kinds
         .into_iter()
-        .filter_map(|kind| {
-            let report = rescored(&|k| k == kind)?;
-            Some((kind, report.pages?.scores))
-        })
+        .filter_map(|kind| Some((kind, rescored(&|i| i.0 == kind)?)))
         .collect();
     Ok(FleetEval {
         days: simulated.days,
@@ -249,23 +340,88 @@ async fn simulate(
     })
     .await?;
     bar.finish("slo_status computed");
-    let mut incidents: Vec<(String, i64, Vec<String>)> = summary
-        .incidents
-        .iter()
-        .map(|i| {
-            let slos = i.affected_slos.iter().map(|s| s.to_string()).collect();
-            (i.scenario.name().to_owned(), i.start, slos)
-        })
-        .collect();
-    incidents.sort_by_key(|(_, start, _)| *start);
+    let mut incidents: Vec<_> = summary.incidents.iter().collect();
+    incidents.sort_by_key(|i| i.start);
     let simulated = Simulated {
         days: options.days,
         records: summary.sent.total(),
         now,
-        incidents,
+        incidents: incidents
+            .iter()
+            .map(|i| {
+                let slos = i.affected_slos.iter().map(|s| s.to_string()).collect();
+                (i.scenario.name().to_owned(), i.start, slos)
+            })
+            .collect(),
+        first_effects: incidents.iter().map(|i| i.first_effect()).collect(),
     };
     let path = config.data_dir.join(GROUND_TRUTH_FILE);
     let json = serde_json::to_vec_pretty(&simulated).expect("plain data serialises");
     std::fs::write(&path, json).map_err(|e| FleetEvalError::GroundTruth(path, e.to_string()))?;
     Ok(simulated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const H: i64 = 3_600;
+
+    #[test]
+    fn recall_where_a_precursor_exists_counts_the_incidents_it_was_visible_for() {
+        // One SLO; warnings of the 6 h model at 55 h, of the 48 h model at 20 h.
+        // Incidents:
+        // - quota-exhaustion at 40 h, precursor from - 8 h: visible in every band
+        //   (- 6 h <= 40 h - 6 h); the 48 h warning came 20 h ahead: predicted.
+        // - latency-creep at 60 h, precursor from 53.5 h: 55.5 h is after 60 h - 6 h, so not
+        //   in the 48 h band, but before 60 h - 1 h (6 h band: predicted, 5 h ahead).
+        // - provider-timeouts at 30 h: no precursor, never counted.
+        let fleet = [SloFeatures {
+            slo: "a".into(),
+            rows: Vec::new(),
+            observed: Vec::new(),
+            paging: Vec::new(),
+            after_page: Vec::new(),
+            error_ratio: Vec::new(),
+            page_starts: Vec::new(),
+            budget: None,
+        }];
+        let warnings = Warnings {
+            firing: vec![vec![Vec::new(), vec![55 * H], vec![20 * H]]],
+            first_origin: 0,
+            last: 200 * H,
+            origins: 8,
+            days_without_model: Vec::new(),
+        };
+        let overall: Vec<EventScore> = LeadBand::defaults()
+            .into_iter()
+            .map(|band| EventScore {
+                band,
+                incidents: 3,
+                predicted: 1,
+                recall: Some(1.0 / 3.0),
+                episodes: 4,
+                false_alarms: 2,
+                precision: Some(0.5),
+                lead_times_secs: Vec::new(),
+            })
+            .collect();
+        let slos = vec!["a".to_owned()];
+        let incidents: Vec<Incident> = vec![
+            (ScenarioKind::ProviderTimeouts, 30 * H, slos.clone(), 30 * H),
+            (ScenarioKind::QuotaExhaustion, 40 * H, slos.clone(), -8 * H),
+            (ScenarioKind::LatencyCreep, 60 * H, slos, 53 * H + H / 2),
+        ];
+        let scores = where_precursor_exists(&fleet, &warnings, &overall, &incidents);
+        let counts: Vec<(usize, usize)> =
+            scores.iter().map(|s| (s.incidents, s.predicted)).collect();
+        assert_eq!(counts, vec![(2, 0), (2, 1), (1, 1)]);
+        assert_eq!(scores[2].lead_times_secs, vec![20 * H]);
+        // Precision is the overall one.
+        assert!(
+            scores
+                .iter()
+                .all(|s| s.precision == Some(0.5) && s.episodes == 4)
+        );
+    }
 }
