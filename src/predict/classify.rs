@@ -128,6 +128,8 @@ pub struct FeatureRow {
     /// Highest anomaly score among the SLO's signals in the step, in [0, 1].
     pub anomaly_score_max: f64,
     /// Shares of failed requests by cause, each in [0, 1]: 429/529 rate limits, timeouts, 5xx.
+    /// These and `rate_limited_per_request_24h` come from the SLO's service; the feature
+    /// builder scales them by how well the SLO's errors follow the service's failures.
     pub share_rate_limited: f64,
     pub share_timeout: f64,
     pub share_5xx: f64,
