@@ -5,7 +5,8 @@
 //!
 //! - **Page prediction.** Origins fall at `first row + initial_days`, then every day. At each
 //!   origin one pooled classifier ([`train_pooled`]) is trained on outcomes known by the
-//!   origin and predicts every observed, non-paging hourly row of the next day for every SLO.
+//!   origin and predicts every predictable hourly row of the next day for every SLO (observed,
+//!   neither paging nor in the day after a page: [`SloFeatures::predictable`]).
 //!   A row warns for a horizon when its probability reaches the threshold. Per SLO, warnings
 //!   are scored against that SLO's incidents with [`score_events`] (hourly steps), and the
 //!   counts are summed over SLOs: recall = predicted incidents / incidents, precision = true
@@ -162,7 +163,7 @@ fn incidents_by_slo(fleet: &[SloFeatures], incidents: &[(String, i64)]) -> Vec<V
 }
 
 /// Per SLO and row, the score a warning threshold applies to: the row's probability, or 0
-/// when the row is unobserved or paging (it is never predicted).
+/// when the row is not predictable (it is never predicted).
 fn row_scores(
     fleet: &[SloFeatures],
     probability: impl Fn(&crate::predict::classify::FeatureRow) -> f64,
@@ -188,8 +189,8 @@ const MAX_THRESHOLD_CANDIDATES: usize = 64;
 
 /// The probability at which warning on the training rows before `origin` scores the best
 /// event-level F1 (harmonic mean of recall and precision, pooled over SLOs as the backtest
-/// pools them) against the page starts before `origin`, in `band`. Rows count when observed,
-/// not paging and with a known outcome (`t + lookahead <= origin`); page starts when no
+/// pools them) against the page starts before `origin`, in `band`. Rows count when
+/// predictable and with a known outcome (`t + lookahead <= origin`); page starts when no
 /// later than `origin`. `None` without a page start there or without a threshold that
 /// predicts one. Candidates are at most [`MAX_THRESHOLD_CANDIDATES`] quantiles of the rows'
 /// probabilities; on a tie the higher threshold wins.

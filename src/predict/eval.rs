@@ -170,6 +170,15 @@ pub const GROUND_TRUTH_FILE: &str = "eval-ground-truth.json";
 /// A labelled incident: scenario, start, affected SLOs and first effect.
 type Incident = (ScenarioKind, i64, Vec<String>, i64);
 
+/// `(slo, start)` of every SLO the kept incidents affect, as the backtest scores them.
+fn incident_pairs(incidents: &[Incident], keep: impl Fn(&Incident) -> bool) -> Vec<(String, i64)> {
+    incidents
+        .iter()
+        .filter(|i| keep(i))
+        .flat_map(|(_, start, slos, _)| slos.iter().map(|s| (s.clone(), *start)))
+        .collect()
+}
+
 /// The scores where a precursor exists (module docs), one per band of `overall` (the scores
 /// of `warnings` against every incident): recall over the incidents whose precursor was
 /// visible for that band, precision copied from `overall`.
@@ -185,14 +194,9 @@ fn where_precursor_exists(
         .enumerate()
         .map(|(i, overall)| {
             let band = &overall.band;
-            let visible: Vec<(String, i64)> = incidents
-                .iter()
-                .filter(|(kind, start, _, first)| {
-                    kind.has_precursor()
-                        && first + PRECURSOR_VISIBLE_SECS <= start - band.min_lead_secs
-                })
-                .flat_map(|(_, start, slos, _)| slos.iter().map(|s| (s.clone(), *start)))
-                .collect();
+            let visible = incident_pairs(incidents, |(kind, start, _, first)| {
+                kind.has_precursor() && first + PRECURSOR_VISIBLE_SECS <= start - band.min_lead_secs
+            });
             let mut score = if visible.is_empty() {
                 EventScore {
                     incidents: 0,
@@ -242,10 +246,6 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
         }
         None => simulate(&options, &config, &catalog).await?,
     };
-    let now = simulated.now;
-    let start = now - (simulated.days * 86_400.0) as i64;
-    let (_store, query) = crate::demo::open_store(&config).await?;
-    let inputs = gather(&query, &catalog.slos, now, now - start).await?;
     if simulated.first_effects.len() != simulated.incidents.len() {
         return Err(FleetEvalError::GroundTruth(
             truth_path,
@@ -265,23 +265,22 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
             Ok((kind, *start, slos.clone(), *first))
         })
         .collect::<Result<Vec<_>, FleetEvalError>>()?;
-    let pairs = |keep: &dyn Fn(&Incident) -> bool| -> Vec<(String, i64)> {
-        incidents
-            .iter()
-            .filter(|i| keep(i))
-            .flat_map(|(_, start, slos, _)| slos.iter().map(|s| (s.clone(), *start)))
-            .collect()
-    };
+    let now = simulated.now;
+    let start = now - (simulated.days * 86_400.0) as i64;
+    let (_store, query) = crate::demo::open_store(&config).await?;
+    let inputs = gather(&query, &catalog.slos, now, now - start).await?;
     let config = FleetBacktestConfig {
         tune_threshold: true,
         ..FleetBacktestConfig::default()
     };
     let fleet = build_features(&inputs);
-    let all = tokio::task::block_in_place(|| backtest_features(&fleet, &pairs(&|_| true), &config));
+    let all = tokio::task::block_in_place(|| {
+        backtest_features(&fleet, &incident_pairs(&incidents, |_| true), &config)
+    });
     // The warnings do not depend on the incidents scored: only re-score them.
     // (An empty list would mean "score against the page starts": no scores then.)
     let rescored = |keep: &dyn Fn(&Incident) -> bool| -> Option<Vec<EventScore>> {
-        let chosen = pairs(keep);
+        let chosen = incident_pairs(&incidents, keep);
         let warnings = all.warnings.as_ref()?;
         (!chosen.is_empty()).then(|| {
             score_warnings(&fleet, warnings, &chosen, &config.bands)

@@ -293,6 +293,7 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
     let steps_back = (now - first).div_euclid(HOUR_SECS);
     let allowed = 1.0 - slo.target;
     let mut carried_ratio = 0.0;
+    let mut hard_failure_shares: Vec<Option<f64>> = Vec::new();
     for k in (0..=steps_back).rev() {
         let t = now - k * HOUR_SECS;
         let status = status_at(t);
@@ -308,6 +309,7 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
             carried_ratio = (b * allowed).clamp(0.0, 1.0);
         }
         let service = service_features(&hours, t);
+        hard_failure_shares.push(service.hard_failure_share);
         out.rows.push(FeatureRow {
             time: t,
             burn_rate_5m: burn(status, |p| p.burn_5m).unwrap_or(0.0),
@@ -337,28 +339,18 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
         out.error_ratio.push(carried_ratio);
     }
     fill_day_burn(&mut out);
-    gate_failure_features(&mut out, &hours);
+    gate_failure_features(&mut out, &hard_failure_shares);
     out
 }
 
-/// Scales each row's service-failure features by their relevance to the SLO (module docs).
-fn gate_failure_features(f: &mut SloFeatures, hours: &BTreeMap<i64, &ServiceHour>) {
-    let pairs: Vec<Option<(f64, f64)>> = f
-        .rows
+/// Scales each row's service-failure features by their relevance to the SLO (module docs);
+/// `hard_failure_shares` has one entry per row, the service's share in the hour ending there.
+fn gate_failure_features(f: &mut SloFeatures, hard_failure_shares: &[Option<f64>]) {
+    let pairs: Vec<Option<(f64, f64)>> = hard_failure_shares
         .iter()
         .zip(&f.observed)
         .zip(&f.error_ratio)
-        .map(|((row, &observed), &ratio)| {
-            // The hour ending at the row, as the service features take it.
-            let last_complete = row.time - HOUR_SECS;
-            let (_, h) = hours
-                .range(last_complete - HOUR_SECS + 1..=last_complete)
-                .next_back()?;
-            (observed && h.requests > 0).then(|| {
-                let hard = h.rate_limited + h.timeouts + h.server_errors;
-                ((hard as f64 / h.requests as f64).min(1.0), ratio)
-            })
-        })
+        .map(|((&share, &observed), &ratio)| Some((share.filter(|_| observed)?, ratio)))
         .collect();
     let window = (RELEVANCE_WINDOW_SECS / HOUR_SECS) as usize;
     let (mut xs, mut ys) = (Vec::with_capacity(window), Vec::with_capacity(window));
@@ -452,6 +444,9 @@ struct ServiceFeatures {
     version_changed: bool,
     rate_limited_per_request_24h: f64,
     latency_p95_ratio: f64,
+    /// Rate-limited, timed-out and 5xx calls per call in the last complete hour; `None`
+    /// without one that had calls.
+    hard_failure_share: Option<f64>,
 }
 
 fn service_features(hours: &BTreeMap<i64, &ServiceHour>, t: i64) -> ServiceFeatures {
@@ -474,6 +469,10 @@ fn service_features(hours: &BTreeMap<i64, &ServiceHour>, t: i64) -> ServiceFeatu
             out.share_5xx = share(h.server_errors);
         }
         out.traffic_rps = h.requests as f64 / HOUR_SECS as f64;
+        if h.requests > 0 {
+            let hard = h.rate_limited + h.timeouts + h.server_errors;
+            out.hard_failure_share = Some((hard as f64 / h.requests as f64).min(1.0));
+        }
     }
     out.latency_p95_ms = hours
         .range(..=last_complete)

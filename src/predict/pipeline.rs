@@ -420,8 +420,8 @@ pub fn bands_for(horizons_secs: &[i64]) -> Vec<LeadBand> {
 }
 
 /// Trains one classifier on the rows of all SLOs together (module docs: rows laid end to end,
-/// real-span history check). Only rows that are observed, not paging and whose outcome
-/// window ends by `cutoff` are labelled; page starts after `cutoff` are not used.
+/// real-span history check). Only predictable rows ([`SloFeatures::predictable`]) whose
+/// outcome window ends by `cutoff` are labelled; page starts after `cutoff` are not used.
 pub fn train_pooled(
     fleet: &[SloFeatures],
     cutoff: i64,
