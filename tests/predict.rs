@@ -260,3 +260,169 @@ fn a_scheduled_run_raises_a_predictive_alert_for_a_spent_budget() {
     );
     assert!(!rows.is_empty(), "no budget rows");
 }
+
+/// One OTLP log record at `time` (unix seconds) with `event.name` and string attributes.
+fn event(time: i64, name: &str, attrs: &[(&str, &str)]) -> serde_json::Value {
+    let mut attributes =
+        vec![serde_json::json!({"key": "event.name", "value": {"stringValue": name}})];
+    for (k, v) in attrs {
+        attributes.push(serde_json::json!({"key": k, "value": {"stringValue": v}}));
+    }
+    serde_json::json!({"timeUnixNano": (time * 1_000_000_000).to_string(), "attributes": attributes})
+}
+
+/// One GenAI chat span at `time`; `error` is its `error.type`, which also marks it ERROR.
+fn chat_span(time: i64, n: usize, error: Option<&str>) -> serde_json::Value {
+    let mut attributes =
+        vec![serde_json::json!({"key": "gen_ai.operation.name", "value": {"stringValue": "chat"}})];
+    if let Some(e) = error {
+        attributes.push(serde_json::json!({"key": "error.type", "value": {"stringValue": e}}));
+    }
+    serde_json::json!({
+        "traceId": format!("{:032x}", n + 1), "spanId": format!("{:016x}", n + 1),
+        "name": "chat claude-sonnet-4-5", "kind": 3,
+        "startTimeUnixNano": (time * 1_000_000_000).to_string(),
+        "endTimeUnixNano": ((time + 2) * 1_000_000_000).to_string(),
+        "attributes": attributes,
+        "status": {"code": if error.is_some() { 2 } else { 0 }}
+    })
+}
+
+fn resource(service: &str, version: &str) -> serde_json::Value {
+    serde_json::json!({"attributes": [
+        {"key": "service.name", "value": {"stringValue": service}},
+        {"key": "service.version", "value": {"stringValue": version}}]})
+}
+
+#[test]
+fn model_calls_are_counted_per_service_name_and_per_pack_service() {
+    let temp = tempfile::tempdir().unwrap();
+    let data_dir = temp.path().join("data");
+    let mut config = common::config_for(&data_dir);
+    config.slo.built_in_packs = false;
+    config.anomalies.enabled = false;
+    config.predict.enabled = false;
+    let mut server = TestServer::start_config(config);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let hour = now - now % 3_600 - 3_600;
+    let t = hour + 600;
+
+    // Codex (service.name is its originator): 10 attempts; 429 twice, one 503, one attempt
+    // without a response; a 200 is not a failure. Plus an event that is not a model call.
+    let mut codex: Vec<serde_json::Value> = (0..6)
+        .map(|_| {
+            event(
+                t,
+                "codex.api_request",
+                &[
+                    ("http.response.status_code", "200"),
+                    ("duration_ms", "1000"),
+                ],
+            )
+        })
+        .collect();
+    codex.push(event(
+        t,
+        "codex.api_request",
+        &[("http.response.status_code", "429")],
+    ));
+    codex.push(event(
+        t,
+        "codex.api_request",
+        &[("http.response.status_code", "429")],
+    ));
+    codex.push(event(
+        t,
+        "codex.api_request",
+        &[("http.response.status_code", "503")],
+    ));
+    codex.push(event(
+        t,
+        "codex.api_request",
+        &[("error.message", "connection reset")],
+    ));
+    codex.push(event(t, "codex.tool_result", &[("success", "false")]));
+    let logs = serde_json::json!({"resourceLogs": [{
+        "resource": resource("codex_cli_rs", "0.46.0"),
+        "scopeLogs": [{"logRecords": codex}]
+    }]});
+    assert_eq!(server.post_json("/v1/logs", &logs).status, 200);
+
+    // GenAI spans: triage-agent 10 chat calls (two 429s named only by error.type, one
+    // overloaded_error, one 400), review-agent 2 good ones, and a failed tool span that is
+    // not a model call.
+    let errors = [
+        Some("429"),
+        Some("429"),
+        Some("overloaded_error"),
+        Some("400"),
+    ];
+    let triage: Vec<serde_json::Value> = (0..10)
+        .map(|i| chat_span(t, i, errors.get(i).copied().flatten()))
+        .collect();
+    let mut review: Vec<serde_json::Value> = (10..12).map(|i| chat_span(t, i, None)).collect();
+    let mut tool = chat_span(t, 12, Some("tool_error"));
+    tool["name"] = "execute_tool read_file".into();
+    tool["attributes"][0]["value"]["stringValue"] = "execute_tool".into();
+    review.push(tool);
+    let spans = serde_json::json!({"resourceSpans": [
+        {"resource": resource("triage-agent", "1.2"), "scopeSpans": [{"spans": triage}]},
+        {"resource": resource("review-agent", "2.0"), "scopeSpans": [{"spans": review}]}
+    ]});
+    assert_eq!(server.post_json("/v1/traces", &spans).status, 200);
+    server.stop();
+
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let inputs = runtime.block_on(async {
+        let config = common::config_for(&data_dir);
+        let store = vigil::store::Store::open(
+            &data_dir,
+            config.storage.store_config(),
+            &vigil::otlp::rows_from_wal,
+        )
+        .unwrap();
+        let query =
+            vigil::query::QueryEngine::new(std::sync::Arc::new(store), config.query.limits())
+                .unwrap();
+        vigil::predict::job::gather(&query, &[], now, 3 * 3_600)
+            .await
+            .unwrap()
+    });
+    let get = |service: &str| {
+        let found: Vec<_> = inputs
+            .services
+            .iter()
+            .filter(|h| h.service == service)
+            .collect();
+        assert_eq!(found.len(), 1, "{service}: {:?}", inputs.services);
+        found[0].clone()
+    };
+    // (requests, failures, rate limited, timeouts, 5xx)
+    let counts = |h: &vigil::predict::pipeline::ServiceHour| {
+        (
+            h.requests,
+            h.failures,
+            h.rate_limited,
+            h.timeouts,
+            h.server_errors,
+        )
+    };
+    for service in ["codex_cli_rs", "codex"] {
+        let h = get(service);
+        assert_eq!(h.hour, hour, "{service}");
+        assert_eq!(counts(&h), (10, 4, 2, 1, 1), "{service}");
+        assert_eq!(h.versions, vec!["0.46.0".to_string()], "{service}");
+        assert_eq!(h.latency_p95_ms, Some(1000.0), "{service}");
+    }
+    assert_eq!(counts(&get("triage-agent")), (10, 4, 3, 0, 0));
+    assert_eq!(counts(&get("review-agent")), (2, 0, 0, 0, 0));
+    let genai = get("genai");
+    assert_eq!(counts(&genai), (12, 4, 3, 0, 0));
+    assert_eq!(genai.latency_p95_ms, Some(2000.0));
+    let mut versions = genai.versions.clone();
+    versions.sort();
+    assert_eq!(versions, vec!["1.2".to_string(), "2.0".to_string()]);
+}

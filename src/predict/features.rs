@@ -31,7 +31,9 @@
 //!   but what is usual for one is not for another.
 //! - **Anomaly score**: the highest score in `(t - 1 h, t]` over series named `<slo>:…`,
 //!   `<sibling>:…` for SLOs of the same service, and `…:<service>`; 0 when there is none.
-//! - **Service features** (only when `SloInfo::service` is set, else 0) come from the last
+//! - **Service features** (only when `SloInfo::service` is set and names a service of
+//!   [`PipelineInputs::services`], else 0; the job fills those under each `service.name`
+//!   and under the packs' service names) come from the last
 //!   complete service hour, the one starting in `(t - 2 h, t - 1 h]`: shares of *failed*
 //!   requests that were rate limited, timed out or 5xx (0 without failures), requests per
 //!   second (0 when the hour is missing: no rows means no traffic). Latency p95 is carried

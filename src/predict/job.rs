@@ -226,47 +226,132 @@ async fn anomalies(
     Ok(points)
 }
 
-/// Model API calls of the coding agents, as one outcome per attempt: Claude Code's
-/// `api_request` / `api_error`, Codex's `codex.api_request` (failed without a 2xx/3xx
-/// status) and Gemini CLI's `gemini_cli.api_response` / `gemini_cli.api_error`.
-const CALL_EVENTS: &str = "event_name IN ('api_request', 'claude_code.api_request', 'api_error', \
-     'claude_code.api_error', 'codex.api_request', 'gemini_cli.api_response', \
-     'gemini_cli.api_error')";
-const CALL_FAILED: &str = "(event_name IN ('api_error', 'claude_code.api_error', \
-     'gemini_cli.api_error') OR (event_name = 'codex.api_request' AND \
-     coalesce(attr_int(attributes, 'http.response.status_code'), 0) NOT BETWEEN 200 AND 399))";
-const CALL_STATUS: &str = "coalesce(attr_int(attributes, 'status_code'), attr_int(attributes, 'http.response.status_code'))";
+/// A table's model API calls, one row per attempt, and how to read each one's outcome.
+struct CallSource {
+    what: &'static str,
+    table: &'static str,
+    time: &'static str,
+    /// Which rows are calls.
+    calls: &'static str,
+    /// Which calls failed.
+    failed: &'static str,
+    /// The HTTP status of a call, NULL when no response arrived.
+    status: &'static str,
+    /// Latency of a call in milliseconds.
+    duration_ms: &'static str,
+    /// The name the SLO packs give the calls' producer (their `spec.service`), grouped
+    /// under as well as under `service_name`.
+    pack_service: &'static str,
+}
 
+/// The coding agents' events, one per attempt: Claude Code's `api_request` / `api_error`,
+/// Codex's `codex.api_request` (failed without a 2xx/3xx status) and Gemini CLI's
+/// `gemini_cli.api_response` / `gemini_cli.api_error`. Each agent's pack names its service
+/// after the agent, whatever `service.name` the agent sends (Codex sends its originator,
+/// `codex_cli_rs` by default, and a different one per front end).
+const AGENT_CALLS: CallSource = CallSource {
+    what: "coding agents' model API calls",
+    table: "logs",
+    time: "time",
+    calls: "event_name IN ('api_request', 'claude_code.api_request', 'api_error', \
+            'claude_code.api_error', 'codex.api_request', 'gemini_cli.api_response', \
+            'gemini_cli.api_error')",
+    failed: "(event_name IN ('api_error', 'claude_code.api_error', 'gemini_cli.api_error') \
+             OR (event_name = 'codex.api_request' AND \
+                 coalesce(attr_int(attributes, 'http.response.status_code'), 0) \
+                   NOT BETWEEN 200 AND 399))",
+    status: "coalesce(attr_int(attributes, 'status_code'), \
+             attr_int(attributes, 'http.response.status_code'))",
+    duration_ms: "attr_float(attributes, 'duration_ms')",
+    pack_service: "CASE WHEN event_name LIKE 'codex.%' THEN 'codex' \
+                   WHEN event_name LIKE 'gemini_cli.%' THEN 'gemini-cli' \
+                   ELSE 'claude-code' END",
+};
+
+/// GenAI inference spans (the default pack's model requests): failed when their status is
+/// ERROR; the status is `http.response.status_code`, else a numeric `error.type`, and an
+/// `overloaded_error` is a 529. The default pack's SLOs cover every service that sends
+/// such spans and name their service `genai`.
+const GENAI_CALLS: CallSource = CallSource {
+    what: "GenAI model API calls",
+    table: "spans",
+    time: "start_time",
+    calls: "attr(attributes, 'gen_ai.operation.name') \
+            IN ('chat', 'text_completion', 'generate_content', 'embeddings')",
+    failed: "status_code = 'ERROR'",
+    status: "coalesce(attr_int(attributes, 'http.response.status_code'), \
+             attr_int(attributes, 'error.type'), \
+             CASE WHEN attr(attributes, 'error.type') = 'overloaded_error' THEN 529 END)",
+    duration_ms: "CAST(duration_ns AS DOUBLE) / 1e6",
+    pack_service: "'genai'",
+};
+
+/// Model API calls per service and hour, from [`AGENT_CALLS`] then [`GENAI_CALLS`]. Each
+/// source's calls are grouped twice: by `service_name` and by the pack's service name. A
+/// key already filled (by a `service_name`, or by an earlier source) keeps its rows.
 async fn services(
     query: &QueryEngine,
     from: i64,
     to: i64,
 ) -> Result<Vec<ServiceHour>, PredictError> {
-    const WHAT: &str = "model API calls per service";
+    let mut hours: BTreeMap<(i64, String), ServiceHour> = BTreeMap::new();
+    for source in [AGENT_CALLS, GENAI_CALLS] {
+        let mut found: BTreeMap<(i64, String), ServiceHour> = BTreeMap::new();
+        for key in ["service_name", source.pack_service] {
+            let mut by_key = call_hours(query, &source, key, from, to).await?;
+            by_key.retain(|k, _| !found.contains_key(k));
+            found.extend(by_key);
+        }
+        for (k, hour) in found {
+            hours.entry(k).or_insert(hour);
+        }
+    }
+    Ok(hours.into_values().collect())
+}
+
+/// `source`'s calls per hour and value of the SQL expression `key` (rows where it is NULL
+/// are left out), with the hour's distinct service versions.
+async fn call_hours(
+    query: &QueryEngine,
+    source: &CallSource,
+    key: &str,
+    from: i64,
+    to: i64,
+) -> Result<BTreeMap<(i64, String), ServiceHour>, PredictError> {
+    let CallSource {
+        what,
+        table,
+        time,
+        calls,
+        failed,
+        status,
+        duration_ms,
+        ..
+    } = source;
     let sql = format!(
-        "SELECT date_trunc('hour', time) AS hour, service_name AS service, \
+        "SELECT date_trunc('hour', {time}) AS hour, {key} AS service, \
            count(*) AS requests, \
-           count(*) FILTER (WHERE {CALL_FAILED}) AS failures, \
-           count(*) FILTER (WHERE {CALL_FAILED} AND {CALL_STATUS} IN (429, 529)) AS rate_limited, \
-           count(*) FILTER (WHERE {CALL_FAILED} AND {CALL_STATUS} IS NULL) AS timeouts, \
-           count(*) FILTER (WHERE {CALL_FAILED} AND {CALL_STATUS} >= 500 AND {CALL_STATUS} <> 529) \
+           count(*) FILTER (WHERE {failed}) AS failures, \
+           count(*) FILTER (WHERE {failed} AND {status} IN (429, 529)) AS rate_limited, \
+           count(*) FILTER (WHERE {failed} AND {status} IS NULL) AS timeouts, \
+           count(*) FILTER (WHERE {failed} AND {status} >= 500 AND {status} <> 529) \
              AS server_errors, \
-           approx_percentile_cont(attr_float(attributes, 'duration_ms'), 0.95) AS p95 \
-         FROM logs WHERE {} AND {CALL_EVENTS} AND service_name IS NOT NULL GROUP BY 1, 2",
-        range("time", from, to)
+           approx_percentile_cont({duration_ms}, 0.95) AS p95 \
+         FROM {table} WHERE {} AND {calls} AND {key} IS NOT NULL GROUP BY 1, 2",
+        range(time, from, to)
     );
     let mut hours: BTreeMap<(i64, String), ServiceHour> = BTreeMap::new();
-    for batch in rows(query, WHAT, &sql).await? {
-        let hour = column(WHAT, columns::seconds(&batch, "hour"))?;
-        let service = column(WHAT, columns::strings(&batch, "service"))?;
-        let count = |name| column(WHAT, columns::ints(&batch, name));
+    for batch in rows(query, what, &sql).await? {
+        let hour = column(what, columns::seconds(&batch, "hour"))?;
+        let service = column(what, columns::strings(&batch, "service"))?;
+        let count = |name| column(what, columns::ints(&batch, name));
         let (requests, failures) = (count("requests")?, count("failures")?);
         let (limited, timeouts, server) = (
             count("rate_limited")?,
             count("timeouts")?,
             count("server_errors")?,
         );
-        let p95 = column(WHAT, columns::floats(&batch, "p95"))?;
+        let p95 = column(what, columns::floats(&batch, "p95"))?;
         let n = |v: Option<i64>| v.unwrap_or(0).max(0) as u64;
         for i in 0..batch.num_rows() {
             let (Some(h), Some(s)) = (hour[i], service[i].clone()) else {
@@ -291,11 +376,11 @@ async fn services(
 
     const VERSIONS: &str = "service versions";
     let sql = format!(
-        "SELECT DISTINCT date_trunc('hour', time) AS hour, service_name AS service, \
+        "SELECT DISTINCT date_trunc('hour', {time}) AS hour, {key} AS service, \
            concat_ws('/', attr(resource_attributes, 'service.version'), \
                      attr(resource_attributes, 'bot.config.revision')) AS version \
-         FROM logs WHERE {} AND {CALL_EVENTS} AND service_name IS NOT NULL",
-        range("time", from, to)
+         FROM {table} WHERE {} AND {calls} AND {key} IS NOT NULL",
+        range(time, from, to)
     );
     for batch in rows(query, VERSIONS, &sql).await? {
         let hour = column(VERSIONS, columns::seconds(&batch, "hour"))?;
@@ -310,7 +395,7 @@ async fn services(
             }
         }
     }
-    Ok(hours.into_values().collect())
+    Ok(hours)
 }
 
 /// Capacity-planning series per hour: model API calls per service, Claude Code tokens and
@@ -322,8 +407,9 @@ async fn series(query: &QueryEngine, from: i64, to: i64) -> Result<Vec<SeriesHou
             format!(
                 "SELECT date_trunc('hour', time) AS hour, service_name AS key, \
                  CAST(count(*) AS DOUBLE) AS value FROM logs \
-                 WHERE {} AND {CALL_EVENTS} AND service_name IS NOT NULL GROUP BY 1, 2",
-                range("time", from, to)
+                 WHERE {} AND {} AND service_name IS NOT NULL GROUP BY 1, 2",
+                range("time", from, to),
+                AGENT_CALLS.calls
             ),
         ),
         (
