@@ -1,6 +1,7 @@
 //! `vigil predict` on a real data directory: with a day of history it makes no page
 //! prediction and says why; when it cannot train, the classifier an earlier run saved
-//! stays in use (and a newer, interrupted save does not replace it).
+//! stays in use (and a newer, interrupted save does not replace it). The job counts model
+//! calls sent over OTLP per `service.name` and per pack service.
 
 mod common;
 
