@@ -313,38 +313,21 @@ fn model_calls_are_counted_per_service_name_and_per_pack_service() {
 
     // Codex (service.name is its originator): 10 attempts; 429 twice, one 503, one attempt
     // without a response; a 200 is not a failure. Plus an event that is not a model call.
-    let mut codex: Vec<serde_json::Value> = (0..6)
-        .map(|_| {
-            event(
-                t,
-                "codex.api_request",
-                &[
-                    ("http.response.status_code", "200"),
-                    ("duration_ms", "1000"),
-                ],
-            )
-        })
+    let mut attempts = vec![
+        vec![
+            ("http.response.status_code", "200"),
+            ("duration_ms", "1000")
+        ];
+        6
+    ];
+    for status in ["429", "429", "503"] {
+        attempts.push(vec![("http.response.status_code", status)]);
+    }
+    attempts.push(vec![("error.message", "connection reset")]);
+    let mut codex: Vec<serde_json::Value> = attempts
+        .iter()
+        .map(|attrs| event(t, "codex.api_request", attrs))
         .collect();
-    codex.push(event(
-        t,
-        "codex.api_request",
-        &[("http.response.status_code", "429")],
-    ));
-    codex.push(event(
-        t,
-        "codex.api_request",
-        &[("http.response.status_code", "429")],
-    ));
-    codex.push(event(
-        t,
-        "codex.api_request",
-        &[("http.response.status_code", "503")],
-    ));
-    codex.push(event(
-        t,
-        "codex.api_request",
-        &[("error.message", "connection reset")],
-    ));
     codex.push(event(t, "codex.tool_result", &[("success", "false")]));
     let logs = serde_json::json!({"resourceLogs": [{
         "resource": resource("codex_cli_rs", "0.46.0"),

@@ -287,8 +287,9 @@ const GENAI_CALLS: CallSource = CallSource {
 };
 
 /// Model API calls per service and hour, from [`AGENT_CALLS`] then [`GENAI_CALLS`]. Each
-/// source's calls are grouped twice: by `service_name` and by the pack's service name. A
-/// key already filled (by a `service_name`, or by an earlier source) keeps its rows.
+/// source's calls are grouped twice: by `service_name`, then by the pack's service name.
+/// An hour of a key already filled (by a `service_name`, or by an earlier source) keeps
+/// its row.
 async fn services(
     query: &QueryEngine,
     from: i64,
@@ -296,14 +297,10 @@ async fn services(
 ) -> Result<Vec<ServiceHour>, PredictError> {
     let mut hours: BTreeMap<(i64, String), ServiceHour> = BTreeMap::new();
     for source in [AGENT_CALLS, GENAI_CALLS] {
-        let mut found: BTreeMap<(i64, String), ServiceHour> = BTreeMap::new();
         for key in ["service_name", source.pack_service] {
-            let mut by_key = call_hours(query, &source, key, from, to).await?;
-            by_key.retain(|k, _| !found.contains_key(k));
-            found.extend(by_key);
-        }
-        for (k, hour) in found {
-            hours.entry(k).or_insert(hour);
+            for (k, hour) in call_hours(query, &source, key, from, to).await? {
+                hours.entry(k).or_insert(hour);
+            }
         }
     }
     Ok(hours.into_values().collect())
