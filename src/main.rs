@@ -422,10 +422,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .validate()
                 .map_err(|e| anyhow::anyhow!("invalid configuration: {e}"))?;
             init_logging(&config, cli.log_format);
-            runtime.block_on(vigil::server::serve(
-                config,
-                vigil::server::shutdown_signal(),
-            ))?;
+            // shutdown_signal() listens from the call on, so it is called inside the runtime.
+            runtime.block_on(async {
+                vigil::server::serve(config, vigil::server::shutdown_signal()).await
+            })?;
         }
         Command::Alerts { command, reader } => {
             let (sql, reader) = match command {
