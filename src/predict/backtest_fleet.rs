@@ -7,7 +7,8 @@
 //!   origin one pooled classifier ([`train_pooled`]) is trained on outcomes known by the
 //!   origin and predicts every predictable hourly row of the next day for every SLO (observed,
 //!   neither paging nor in the day after a page: [`SloFeatures::predictable`]).
-//!   A row warns for a horizon when its probability reaches the threshold. Per SLO, warnings
+//!   A row warns for a horizon when its probability reaches the threshold; an SLO without a
+//!   page start by the origin does not warn, as in the nightly job. Per SLO, warnings
 //!   are scored against that SLO's incidents with [`score_events`] (hourly steps), and the
 //!   counts are summed over SLOs: recall = predicted incidents / incidents, precision = true
 //!   alarm episodes / episodes, fleet-wide.
@@ -350,6 +351,9 @@ pub fn rolling_warnings(
             };
             for ((slo, slo_scores), slo_firing) in fleet.iter().zip(&scores).zip(firing.iter_mut())
             {
+                if !slo.has_paged_by(origin) {
+                    continue;
+                }
                 let from = slo.rows.partition_point(|r| r.time < origin);
                 let to = slo.rows.partition_point(|r| r.time < origin + DAY_SECS);
                 for (row, score) in slo.rows[from..to].iter().zip(&slo_scores[from..to]) {
@@ -722,6 +726,33 @@ mod tests {
         assert_eq!((fleet.episodes, fleet.false_alarms), (4, 2));
         assert_eq!(fleet.precision, Some(0.5));
         assert_eq!(fleet.lead_times_secs, vec![5 * H, 4 * H]);
+    }
+
+    #[test]
+    fn an_slo_without_a_page_start_by_the_origin_does_not_warn() {
+        // At threshold 0 every row of a predicted day warns, except on the SLOs that have not
+        // paged by the origin: quiet and burning never page, creep first pages at 34 h, before
+        // the first origin (day 8).
+        let pages: Vec<i64> = (0..8).map(|k| START + 34 * H + k * 29 * H).collect();
+        let fleet = build_features(&fleet_inputs(10, &pages, None));
+        assert_eq!(
+            fleet.iter().map(|f| f.slo.as_str()).collect::<Vec<_>>(),
+            ["creep", "quiet", "burning"]
+        );
+        let config = FleetBacktestConfig {
+            threshold: 0.0,
+            ..FleetBacktestConfig::default()
+        };
+        let warnings = rolling_warnings(&fleet, &config, START + 8 * DAY).expect("trained");
+        assert_eq!(warnings.origins, 2);
+        for horizon in 0..3 {
+            // 24 hourly rows on each of days 8 and 9 that had a model for the horizon.
+            let days = warnings.origins - warnings.days_without_model[horizon].1;
+            assert!(days > 0, "{:?}", warnings.days_without_model);
+            assert_eq!(warnings.firing[0][horizon].len(), 24 * days);
+            assert!(warnings.firing[1][horizon].is_empty());
+            assert!(warnings.firing[2][horizon].is_empty());
+        }
     }
 
     #[test]

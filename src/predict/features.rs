@@ -211,6 +211,13 @@ impl SloFeatures {
     pub fn predictable(&self, j: usize) -> bool {
         self.observed[j] && !self.paging[j] && !self.after_page[j]
     }
+
+    /// Whether a page episode of this SLO started at or before `t`. The pooled classifier
+    /// predicts the pages of an SLO only once it has paged (see
+    /// [`crate::predict::pipeline`]).
+    pub fn has_paged_by(&self, t: i64) -> bool {
+        self.page_starts.first().is_some_and(|&s| s <= t)
+    }
 }
 
 /// [`slo_features`] for every SLO of `inputs`, in `inputs.slos` order.

@@ -21,6 +21,15 @@
 //! a page look like anywhere in the fleet. The cost is that SLOs with their own habits share
 //! one set of coefficients; there is no SLO identity feature.
 //!
+//! An SLO that has never paged in the history gets no page probability (a note says so): no
+//! row of it was ever labelled positive, so the model knows nothing of what precedes its
+//! pages, and some SLOs never page at all (a tool-success SLO fails with its tools, not with
+//! the model calls the shared features describe). On three simulated 56-day fleets this
+//! raised the precision of 6 h warnings from 0.18, 0.24 and 0.27 to 0.27, 0.33 and 0.38, and
+//! of 48 h warnings from 0.54, 0.50 and 0.44 to 0.59, 0.55 and 0.52; 6 h recall went from
+//! 0.53, 0.62 and 0.73 to 0.53, 0.59 and 0.68, and one of 30 quota exhaustions lost its 48 h
+//! warning.
+//!
 //! [`BurnClassifier::train`] wants one strictly increasing timeline, so [`train_pooled`] lays
 //! the SLOs' rows end to end: SLO `i` is shifted by `i * S`, with `S` a whole number of weeks
 //! longer than the history plus the longest horizon. Whole weeks keep the time-of-day and
@@ -265,6 +274,13 @@ fn train_stage(
                 "{}: paged less than {} h ago; no page-start probability until then",
                 slo.slo,
                 AFTER_PAGE_SECS / HOUR_SECS
+            ));
+            continue;
+        }
+        if !slo.has_paged_by(now) {
+            out.notes.push(format!(
+                "{}: has not paged in the stored history; no page probability until it has",
+                slo.slo
             ));
             continue;
         }
@@ -929,8 +945,19 @@ pub(crate) mod tests {
         );
 
         let creep = probability(&out, "creep", 6.0);
-        let quiet = probability(&out, "quiet", 6.0);
-        let burning = probability(&out, "burning", 6.0);
+        // quiet and burning never paged, so the job gives them no page probability (a test
+        // below checks the notes); the model still ranks them below creep.
+        let model = out
+            .classifier
+            .as_ref()
+            .and_then(|c| c.model(6 * H))
+            .expect("6 h model");
+        let fleet = crate::predict::features::build_features(&inputs);
+        let unpublished = |name: &str| {
+            let slo = fleet.iter().find(|f| f.slo == name).expect("slo");
+            model.probability(slo.row_now(inputs.now).expect("row now"))
+        };
+        let (quiet, burning) = (unpublished("quiet"), unpublished("burning"));
         assert!(
             creep > quiet && creep > burning,
             "creep {creep}, quiet {quiet}, burning {burning}"
@@ -983,11 +1010,11 @@ pub(crate) mod tests {
             .and_then(|r| r.forecast);
         assert!(sli.is_some_and(|s| (s - 0.97).abs() < 1e-6), "{sli:?}");
 
-        // Page rows at 1, 6, 48 h for each SLO; series rows at five horizons. now = 19_021 days
-        // after the epoch = 2022-01-29 00:00 UTC.
+        // Page rows at 1, 6, 48 h for creep, the only SLO that paged; series rows at five
+        // horizons. now = 19_021 days after the epoch = 2022-01-29 00:00 UTC.
         assert_eq!(
             out.predictions.iter().filter(|r| r.kind == "page").count(),
-            9
+            3
         );
         assert_eq!(
             out.predictions
@@ -1017,8 +1044,9 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn an_slo_that_paged_within_a_day_gets_no_page_probability_but_a_note() {
-        // now = day 20 00:00, an hour after the page of day 19 (22:00–23:00) ended.
+    fn slos_that_paged_within_a_day_or_never_get_no_page_probability_but_a_note() {
+        // now = day 20 00:00, an hour after creep's page of day 19 (22:00–23:00) ended; quiet
+        // and burning never paged.
         let inputs = fleet_inputs(20, &creep_pages(), None);
         let out = run(&inputs, &PipelineConfig::default(), &mut |_, _, _| {});
         let page_rows = |slo: &str| {
@@ -1027,15 +1055,17 @@ pub(crate) mod tests {
                 .filter(|r| r.target == slo && r.kind == "page")
                 .count()
         };
-        assert_eq!((page_rows("creep"), page_rows("quiet")), (0, 3));
-        assert!(
-            out.notes
-                .iter()
-                .any(|n| n
-                    == "creep: paged less than 24 h ago; no page-start probability until then"),
-            "{:?}",
-            out.notes
+        assert_eq!(
+            (page_rows("creep"), page_rows("quiet"), page_rows("burning")),
+            (0, 0, 0)
         );
+        for note in [
+            "creep: paged less than 24 h ago; no page-start probability until then",
+            "quiet: has not paged in the stored history; no page probability until it has",
+            "burning: has not paged in the stored history; no page probability until it has",
+        ] {
+            assert!(out.notes.iter().any(|n| n == note), "{:?}", out.notes);
+        }
     }
 
     #[test]
