@@ -51,36 +51,43 @@ async fn bind(what: &'static str, addr: &str) -> Result<TcpListener, ServeError>
         })
 }
 
-/// Resolves on SIGTERM or Ctrl-C. SIGTERM is listened for from the call on (it must be
-/// made inside a runtime), not from the first poll: a server that is already answering
-/// while its run loop starts must not die of the default action of an early SIGTERM.
+/// Resolves on SIGTERM or Ctrl-C. On Unix both signals are listened for from the call on
+/// (it must be made inside a runtime), not from the first poll: a server that is already
+/// answering while its run loop starts must not die of the default action of an early
+/// signal.
 pub fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-    async move {
-        let ctrl_c = async {
-            if let Err(e) = tokio::signal::ctrl_c().await {
-                error!(error = %e, "cannot listen for Ctrl-C");
-                std::future::pending::<()>().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let term = signal(SignalKind::terminate());
+        let interrupt = signal(SignalKind::interrupt());
+        async move {
+            tokio::select! {
+                _ = recv_or_pend(term, "SIGTERM") => {}
+                _ = recv_or_pend(interrupt, "Ctrl-C (SIGINT)") => {}
             }
-        };
-        #[cfg(unix)]
-        let term = async {
-            match term {
-                Ok(mut s) => {
-                    s.recv().await;
-                }
-                Err(e) => {
-                    error!(error = %e, "cannot listen for SIGTERM");
-                    std::future::pending::<()>().await;
-                }
-            }
-        };
-        #[cfg(not(unix))]
-        let term = std::future::pending::<()>();
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term => {}
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Waits for the first delivery of a signal; never resolves when it could not be listened
+/// for (the error is logged).
+#[cfg(unix)]
+async fn recv_or_pend(listener: std::io::Result<tokio::signal::unix::Signal>, name: &str) {
+    match listener {
+        Ok(mut s) => {
+            s.recv().await;
+        }
+        Err(e) => {
+            error!(error = %e, "cannot listen for {name}");
+            std::future::pending::<()>().await;
         }
     }
 }

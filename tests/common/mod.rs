@@ -358,9 +358,19 @@ impl ServerProcess {
         self.child.wait().expect("reap");
     }
 
+    /// Sends SIGTERM and checks that the server exits cleanly.
     pub fn terminate(&mut self) {
+        self.signal("-TERM");
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends) and checks that the server exits cleanly.
+    pub fn interrupt(&mut self) {
+        self.signal("-INT");
+    }
+
+    fn signal(&mut self, which: &str) {
         let _ = Command::new("kill")
-            .arg("-TERM")
+            .arg(which)
             .arg(self.child.id().to_string())
             .status();
         let status = self.child.wait().expect("reap");
