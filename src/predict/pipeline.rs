@@ -27,8 +27,8 @@
 //! the model calls the shared features describe). On three simulated 56-day fleets this
 //! raised the precision of 6 h warnings from 0.18, 0.24 and 0.27 to 0.27, 0.33 and 0.38, and
 //! of 48 h warnings from 0.54, 0.50 and 0.44 to 0.59, 0.55 and 0.52; 6 h recall went from
-//! 0.53, 0.62 and 0.73 to 0.53, 0.59 and 0.68, and one of 30 quota exhaustions lost its 48 h
-//! warning.
+//! 0.53, 0.62 and 0.73 to 0.53, 0.59 and 0.68, and one of the 30 pages of a quota
+//! exhaustion lost its 48 h warning.
 //!
 //! [`BurnClassifier::train`] wants one strictly increasing timeline, so [`train_pooled`] lays
 //! the SLOs' rows end to end: SLO `i` is shifted by `i * S`, with `S` a whole number of weeks
