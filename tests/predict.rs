@@ -132,22 +132,22 @@ fn a_run_that_cannot_train_keeps_the_previous_classifier_in_use() {
     std::fs::create_dir_all(models.join("interrupted")).unwrap();
     std::fs::write(models.join("interrupted/model.json"), b"{\"horizons\": [").unwrap();
 
+    // The earlier classifier stays in use. It answers only for SLOs that have paged (a
+    // unit test in `predict::job` checks its answers), and in a day without traffic none
+    // has, so each SLO gets a note instead of a page row.
     let stdout = predict(&data_dir);
-    assert!(
-        stdout.contains("page probabilities come from the previous classifier, version earlier"),
-        "{stdout}"
-    );
     assert!(
         stdout.contains("Page classifier in use: version earlier"),
         "{stdout}"
     );
-    let rows = page_rows(&data_dir);
-    assert!(!rows.is_empty(), "no page rows");
-    for row in &rows {
-        assert_eq!(row["model_version"], "earlier", "{row}");
-        let p = row["probability"].as_f64().unwrap();
-        assert!((0.0..=1.0).contains(&p), "{row}");
-    }
+    assert!(
+        stdout.contains(
+            "claude-code-availability: has not paged in the stored history; no page \
+             probability until it has"
+        ),
+        "{stdout}"
+    );
+    assert!(page_rows(&data_dir).is_empty());
     assert_eq!(
         std::fs::read_to_string(models.join("current"))
             .unwrap()

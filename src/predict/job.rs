@@ -530,9 +530,12 @@ pub async fn run_once(
 }
 
 /// When this run has no page probabilities but an earlier run saved a classifier, that
-/// classifier answers for the SLOs not paging now. Returns its version when it was used. A
-/// classifier trained on other features (by an older Vigil) is not used: its coefficients
-/// would not line up with today's rows.
+/// classifier answers for the SLOs not paging now, under the rule this run's own
+/// classifier follows: no page probability for an SLO that has never paged (the pipeline's
+/// note says why, once). Returns its version when it answered, or when this run trained no
+/// horizon (it stays the one in use, though no SLO qualifies now). A classifier trained
+/// on other features (by an older Vigil) is not used: its coefficients would not line up
+/// with today's rows.
 fn fall_back_to_previous(
     models: &Path,
     inputs: &PipelineInputs,
@@ -557,6 +560,13 @@ fn fall_back_to_previous(
             continue;
         };
         if !slo.predictable(slo.rows.len() - 1) {
+            continue;
+        }
+        if !slo.has_paged_by(inputs.now) {
+            let note = pipeline::never_paged_note(&slo.slo);
+            if !output.notes.contains(&note) {
+                output.notes.push(note);
+            }
             continue;
         }
         for probability in previous.model.predict(row) {
@@ -589,7 +599,11 @@ fn fall_back_to_previous(
              run could not train one"
         ));
     }
-    Ok(used.then_some(version))
+    let trained_one = output
+        .cards
+        .iter()
+        .any(|c| c.kind == pipeline::CLASSIFIER_MODEL);
+    Ok((used || !trained_one).then_some(version))
 }
 
 /// Saves each model of `output` under its kind's directory.
@@ -890,4 +904,106 @@ pub fn summary(report: &RunReport) -> String {
         let _ = writeln!(out, "saved {}", path.display());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::predict::card::ModelCard;
+    use crate::predict::classify::FEATURE_NAMES;
+    use crate::predict::pipeline::tests::{DAY, H, START, creep_pages, fleet_inputs};
+    use crate::predict::pipeline::{PipelineConfig, never_paged_note};
+
+    #[test]
+    fn the_previous_classifier_answers_only_for_slos_that_have_paged() {
+        // `creep` paged eight times; `quiet` and `burning` never did. Now is 3 h into the
+        // precursor of creep's next page, and every SLO's row is predictable.
+        let inputs = fleet_inputs(21, &creep_pages(), Some(START + 21 * DAY + 3 * H));
+        let trained = pipeline::run(&inputs, &PipelineConfig::default(), &mut |_, _, _| {});
+        let classifier = trained.classifier.expect("a classifier from 21 days");
+        let models = tempfile::tempdir().unwrap();
+        let card = ModelCard::new(
+            pipeline::CLASSIFIER_MODEL,
+            "earlier",
+            (START, inputs.now),
+            &FEATURE_NAMES,
+        );
+        card::save(
+            &models.path().join(pipeline::CLASSIFIER_MODEL),
+            &card,
+            &classifier,
+        )
+        .unwrap();
+        let horizons = classifier
+            .predict(build_features(&inputs)[0].rows.last().unwrap())
+            .iter()
+            .filter(|p| matches!(p, BurnProbability::Probability { .. }))
+            .count();
+        assert!(horizons > 0);
+
+        // A run that trained nothing; one of the notes is already there, as the pipeline
+        // writes it when its own classifier skips an SLO.
+        let mut output = PipelineOutput {
+            model_version: "now".into(),
+            predictions: Vec::new(),
+            warnings: Vec::new(),
+            notes: vec![never_paged_note("quiet")],
+            classifier: None,
+            forecasts: Vec::new(),
+            cards: Vec::new(),
+        };
+        let used = fall_back_to_previous(models.path(), &inputs, &mut output).unwrap();
+
+        assert_eq!(used.as_deref(), Some("earlier"));
+        let pages: Vec<&PredictionRow> = output
+            .predictions
+            .iter()
+            .filter(|r| r.kind == "page")
+            .collect();
+        assert_eq!(pages.len(), horizons, "{pages:?}");
+        for row in pages {
+            assert_eq!(row.target, "creep");
+            assert_eq!(row.model_version, "earlier");
+            assert!(row.probability.is_some_and(|p| (0.0..=1.0).contains(&p)));
+        }
+        for slo in ["quiet", "burning"] {
+            let note = never_paged_note(slo);
+            assert_eq!(
+                output.notes.iter().filter(|n| **n == note).count(),
+                1,
+                "{:?}",
+                output.notes
+            );
+        }
+        assert!(
+            output
+                .notes
+                .iter()
+                .any(|n| n.contains("come from the previous classifier, version earlier"))
+        );
+
+        // Had creep never paged either, the previous classifier would answer for no SLO,
+        // and still be the one in use.
+        let inputs = fleet_inputs(21, &[], None);
+        let mut output = PipelineOutput {
+            notes: Vec::new(),
+            predictions: Vec::new(),
+            ..output
+        };
+        let used = fall_back_to_previous(models.path(), &inputs, &mut output).unwrap();
+        assert_eq!(used.as_deref(), Some("earlier"));
+        assert!(output.predictions.is_empty(), "{:?}", output.predictions);
+        assert_eq!(output.notes.len(), 3, "{:?}", output.notes);
+        assert!(
+            output
+                .notes
+                .iter()
+                .all(|n| n.contains("has not paged in the stored history"))
+        );
+        // A run that trained a classifier of its own (saved as the new current one) is not
+        // reported as using the previous one that answered nothing.
+        output.cards.push(card);
+        let used = fall_back_to_previous(models.path(), &inputs, &mut output).unwrap();
+        assert_eq!(used, None);
+    }
 }

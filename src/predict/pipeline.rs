@@ -189,6 +189,12 @@ pub struct PipelineOutput {
     pub cards: Vec<ModelCard>,
 }
 
+/// Why `slo` gets no page probability: it has never paged, so the pooled classifier has
+/// never seen a page of it.
+pub fn never_paged_note(slo: &str) -> String {
+    format!("{slo}: has not paged in the stored history; no page probability until it has")
+}
+
 /// `%Y%m%dT%H%MZ` of `now`.
 pub fn model_version(now: i64) -> String {
     chrono::DateTime::from_timestamp(now, 0)
@@ -278,10 +284,7 @@ fn train_stage(
             continue;
         }
         if !slo.has_paged_by(now) {
-            out.notes.push(format!(
-                "{}: has not paged in the stored history; no page probability until it has",
-                slo.slo
-            ));
+            out.notes.push(never_paged_note(&slo.slo));
             continue;
         }
         for answer in classifier.predict(row) {
