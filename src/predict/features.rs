@@ -49,6 +49,13 @@
 //!   limited, timed out or 5xx) over the week up to the row ([`RELEVANCE_WINDOW_SECS`]):
 //!   hours that are observed and have requests. Without variation in either series the
 //!   correlation, and so the features, are 0.
+//! - **Rate-limited hours**: the hours starting in the 24 h up to and including the last
+//!   complete one in which the service rate limited some call. A quota running out is
+//!   preceded by rate limiting on more and more hours; a stray 429 touches one. It is
+//!   multiplied by its own relevance: the Pearson correlation, floored at 0, between the
+//!   SLO's hourly error ratio and the service's hourly share of rate-limited calls, over
+//!   all rows up to this one (observed, with requests), since a quota runs out only every
+//!   few weeks and a week would seldom hold one.
 //! - **Version change**: some version string seen in the hours starting in `[t - 6 h, t - 1 h]`
 //!   was not seen in the 24 h before (hours starting in `[t - 30 h, t - 6 h)`). When nothing
 //!   was seen in those 24 h the flag stays off: a first sighting is not a change.
@@ -303,6 +310,7 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
     let allowed = 1.0 - slo.target;
     let mut carried_ratio = 0.0;
     let mut hard_failure_shares: Vec<Option<f64>> = Vec::new();
+    let mut rate_limited_shares: Vec<Option<f64>> = Vec::new();
     for k in (0..=steps_back).rev() {
         let t = now - k * HOUR_SECS;
         let status = status_at(t);
@@ -319,6 +327,7 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
         }
         let service = service_features(&hours, t);
         hard_failure_shares.push(service.hard_failure_share);
+        rate_limited_shares.push(service.rate_limited_share);
         out.rows.push(FeatureRow {
             time: t,
             burn_rate_5m: burn(status, |p| p.burn_5m).unwrap_or(0.0),
@@ -333,6 +342,7 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
             traffic_rps: service.traffic_rps,
             version_changed_recently: service.version_changed,
             rate_limited_per_request_24h: service.rate_limited_per_request_24h,
+            rate_limited_hours_24h: service.rate_limited_hours_24h,
             latency_p95_ratio: service.latency_p95_ratio,
             // Filled below, once every row's burn is known.
             burn_rate_day_median: 0.0,
@@ -349,6 +359,7 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
     }
     fill_day_burn(&mut out);
     gate_failure_features(&mut out, &hard_failure_shares);
+    gate_rate_limited_hours(&mut out, &rate_limited_shares);
     out
 }
 
@@ -376,6 +387,53 @@ fn gate_failure_features(f: &mut SloFeatures, hard_failure_shares: &[Option<f64>
         row.share_timeout *= relevance;
         row.share_5xx *= relevance;
         row.rate_limited_per_request_24h *= relevance;
+    }
+}
+
+/// Scales each row's rate-limited hours by their relevance to the SLO (module docs);
+/// `rate_limited_shares` has one entry per row, the service's share in the hour ending there.
+fn gate_rate_limited_hours(f: &mut SloFeatures, rate_limited_shares: &[Option<f64>]) {
+    let mut correlation = RunningPearson::default();
+    for (j, &share) in rate_limited_shares.iter().enumerate() {
+        if let Some(share) = share.filter(|_| f.observed[j]) {
+            correlation.add(share, f.error_ratio[j]);
+        }
+        f.rows[j].rate_limited_hours_24h *= correlation.value().unwrap_or(0.0).max(0.0);
+    }
+}
+
+/// Pearson correlation of the pairs added so far, updated one pair at a time (Welford's
+/// method, so that a constant series has a variance of exactly 0).
+#[derive(Debug, Default)]
+struct RunningPearson {
+    n: f64,
+    mean_x: f64,
+    mean_y: f64,
+    /// Sums of squared deviations and of the products of deviations.
+    var_x: f64,
+    var_y: f64,
+    covariance: f64,
+}
+
+impl RunningPearson {
+    fn add(&mut self, x: f64, y: f64) {
+        self.n += 1.0;
+        let dx = x - self.mean_x;
+        let dy = y - self.mean_y;
+        self.mean_x += dx / self.n;
+        self.mean_y += dy / self.n;
+        self.var_x += dx * (x - self.mean_x);
+        self.var_y += dy * (y - self.mean_y);
+        self.covariance += dx * (y - self.mean_y);
+    }
+
+    /// `None` with fewer than two pairs or without variation in either series, as
+    /// [`crate::rca::stats::pearson`].
+    fn value(&self) -> Option<f64> {
+        if self.n < 2.0 || self.var_x <= 0.0 || self.var_y <= 0.0 {
+            return None;
+        }
+        Some(self.covariance / (self.var_x.sqrt() * self.var_y.sqrt()))
     }
 }
 
@@ -452,10 +510,13 @@ struct ServiceFeatures {
     traffic_rps: f64,
     version_changed: bool,
     rate_limited_per_request_24h: f64,
+    rate_limited_hours_24h: f64,
     latency_p95_ratio: f64,
     /// Rate-limited, timed-out and 5xx calls per call in the last complete hour; `None`
     /// without one that had calls.
     hard_failure_share: Option<f64>,
+    /// Rate-limited calls per call in the last complete hour; `None` as above.
+    rate_limited_share: Option<f64>,
 }
 
 fn service_features(hours: &BTreeMap<i64, &ServiceHour>, t: i64) -> ServiceFeatures {
@@ -481,6 +542,7 @@ fn service_features(hours: &BTreeMap<i64, &ServiceHour>, t: i64) -> ServiceFeatu
         if h.requests > 0 {
             let hard = h.rate_limited + h.timeouts + h.server_errors;
             out.hard_failure_share = Some((hard as f64 / h.requests as f64).min(1.0));
+            out.rate_limited_share = Some((h.rate_limited as f64 / h.requests as f64).min(1.0));
         }
     }
     out.latency_p95_ms = hours
@@ -498,11 +560,17 @@ fn service_features(hours: &BTreeMap<i64, &ServiceHour>, t: i64) -> ServiceFeatu
     {
         out.latency_p95_ratio = out.latency_p95_ms / median;
     }
-    let (limited, requests) = hours
-        .range(day + 1..=last_complete)
-        .fold((0u64, 0u64), |(l, r), (_, h)| {
-            (l + h.rate_limited, r + h.requests)
-        });
+    let (limited, requests, limited_hours) =
+        hours
+            .range(day + 1..=last_complete)
+            .fold((0u64, 0u64, 0u32), |(l, r, n), (_, h)| {
+                (
+                    l + h.rate_limited,
+                    r + h.requests,
+                    n + u32::from(h.rate_limited > 0),
+                )
+            });
+    out.rate_limited_hours_24h = f64::from(limited_hours);
     if requests > 0 {
         out.rate_limited_per_request_24h = (limited as f64 / requests as f64).clamp(0.0, 1.0);
     }
@@ -825,6 +893,70 @@ mod tests {
             ),
             (0.0, 0.0)
         );
+    }
+
+    #[test]
+    fn rate_limited_hours_count_for_an_slo_whose_errors_follow_rate_limiting() {
+        let mut inputs = inputs();
+        // Rate-limited calls in the hour starting NOW - k h; every hour has 1_000 calls.
+        let limited = |k: i64| [0, 3, 0, 0, 7, 1][(k % 6) as usize];
+        inputs.services = (1..=30)
+            .map(|k| ServiceHour {
+                requests: 1_000,
+                rate_limited: limited(k),
+                ..service_hour(NOW - k * H, "v1")
+            })
+            .collect();
+        // Hourly rows NOW - 28 h … NOW; the row at NOW - k h pairs with the hour starting
+        // NOW - (k + 1) h. "api-availability" errs with the rate limiting, "api-latency"
+        // (same service) against it: a correlation of 1 and of -1.
+        inputs.slos.push(SloInfo {
+            name: "api-latency".into(),
+            ..inputs.slos[0].clone()
+        });
+        inputs.status = (0..=28)
+            .flat_map(|k| {
+                let share = limited(k + 1) as f64 / 1_000.0;
+                [
+                    point(NOW - k * H, Some(share / 0.01), None),
+                    StatusPoint {
+                        slo: "api-latency".into(),
+                        ..point(NOW - k * H, Some((0.007 - share) / 0.01), None)
+                    },
+                ]
+            })
+            .collect();
+        let fleet = build_features(&inputs);
+        // At NOW the day is the hours starting NOW - 24 h … NOW - 1 h: k = 1 … 24, four
+        // whole cycles of the pattern with 3 rate-limited hours each.
+        let followed = fleet[0].rows.last().unwrap().rate_limited_hours_24h;
+        assert!((followed - 12.0).abs() < 1e-9, "{followed}");
+        assert_eq!(fleet[1].rows.last().unwrap().rate_limited_hours_24h, 0.0);
+        // The relevance comes from the rows up to each row: the first row has one pair, so
+        // none yet, though its day (hours k = 29 and 30) had a rate-limited hour.
+        assert_eq!(fleet[0].rows[0].time, NOW - 28 * H);
+        assert_eq!(fleet[0].rows[0].rate_limited_hours_24h, 0.0);
+        assert!((fleet[0].rows[1].rate_limited_hours_24h - 2.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn running_pearson_agrees_with_the_batch_one() {
+        let xs = [0.3, 1.0, 0.0, 2.5, 0.7, 0.7, 1.9];
+        let ys = [1.0, 2.0, 0.5, 2.0, 0.1, 0.9, 3.0];
+        let mut running = RunningPearson::default();
+        for (i, (&x, &y)) in xs.iter().zip(&ys).enumerate() {
+            running.add(x, y);
+            let batch = crate::rca::stats::pearson(&xs[..=i], &ys[..=i]);
+            match (running.value(), batch) {
+                (Some(a), Some(b)) => assert!((a - b).abs() < 1e-12, "{i}: {a} vs {b}"),
+                (a, b) => assert_eq!(a, b, "{i}"),
+            }
+        }
+        let mut constant = RunningPearson::default();
+        for y in ys {
+            constant.add(0.1, y);
+        }
+        assert_eq!(constant.value(), None);
     }
 
     #[test]
