@@ -530,9 +530,8 @@ pub async fn run_once(
 }
 
 /// When this run has no page probabilities but an earlier run saved a classifier, that
-/// classifier answers for the SLOs not paging now, under the rule this run's own
-/// classifier follows: no page probability for an SLO that has never paged (the pipeline's
-/// note says why, once). Returns its version when it answered, or when this run trained no
+/// classifier answers for the SLOs this run's own classifier would
+/// ([`pipeline::page_probability_row`]; a note says why for the others, once). Returns its version when it answered, or when this run trained no
 /// horizon (it stays the one in use, though no SLO qualifies now). A classifier trained
 /// on other features (by an older Vigil) is not used: its coefficients would not line up
 /// with today's rows.
@@ -556,19 +555,16 @@ fn fall_back_to_previous(
     let version = previous.card.version.clone();
     let mut used = false;
     for slo in build_features(inputs) {
-        let Some(row) = slo.row_now(inputs.now) else {
-            continue;
-        };
-        if !slo.predictable(slo.rows.len() - 1) {
-            continue;
-        }
-        if !slo.has_paged_by(inputs.now) {
-            let note = pipeline::never_paged_note(&slo.slo);
-            if !output.notes.contains(&note) {
-                output.notes.push(note);
+        let row = match pipeline::page_probability_row(&slo, inputs.now) {
+            Ok(row) => row,
+            Err(note) => {
+                // This run's own pass over the SLOs has written most of these already.
+                if !output.notes.contains(&note) {
+                    output.notes.push(note);
+                }
+                continue;
             }
-            continue;
-        }
+        };
         for probability in previous.model.predict(row) {
             if let BurnProbability::Probability {
                 horizon_secs,

@@ -195,6 +195,34 @@ pub fn never_paged_note(slo: &str) -> String {
     format!("{slo}: has not paged in the stored history; no page probability until it has")
 }
 
+/// The row at `now` a page probability is given for, or the note saying why `slo` gets
+/// none: no status point now, a page firing or just over, or no page ever (module docs).
+pub fn page_probability_row(slo: &SloFeatures, now: i64) -> Result<&FeatureRow, String> {
+    let Some(row) = slo.row_now(now) else {
+        return Err(format!(
+            "{}: no status point within 15 min of now; no page probability",
+            slo.slo
+        ));
+    };
+    if slo.paging.last().copied().unwrap_or(false) {
+        return Err(format!(
+            "{}: a page is firing now; no page-start probability",
+            slo.slo
+        ));
+    }
+    if slo.after_page.last().copied().unwrap_or(false) {
+        return Err(format!(
+            "{}: paged less than {} h ago; no page-start probability until then",
+            slo.slo,
+            AFTER_PAGE_SECS / HOUR_SECS
+        ));
+    }
+    if !slo.has_paged_by(now) {
+        return Err(never_paged_note(&slo.slo));
+    }
+    Ok(row)
+}
+
 /// `%Y%m%dT%H%MZ` of `now`.
 pub fn model_version(now: i64) -> String {
     chrono::DateTime::from_timestamp(now, 0)
@@ -261,32 +289,13 @@ fn train_stage(
     }
 
     for slo in fleet {
-        let Some(row) = slo.row_now(now) else {
-            out.notes.push(format!(
-                "{}: no status point within 15 min of now; no page probability",
-                slo.slo
-            ));
-            continue;
+        let row = match page_probability_row(slo, now) {
+            Ok(row) => row,
+            Err(note) => {
+                out.notes.push(note);
+                continue;
+            }
         };
-        if slo.paging.last().copied().unwrap_or(false) {
-            out.notes.push(format!(
-                "{}: a page is firing now; no page-start probability",
-                slo.slo
-            ));
-            continue;
-        }
-        if slo.after_page.last().copied().unwrap_or(false) {
-            out.notes.push(format!(
-                "{}: paged less than {} h ago; no page-start probability until then",
-                slo.slo,
-                AFTER_PAGE_SECS / HOUR_SECS
-            ));
-            continue;
-        }
-        if !slo.has_paged_by(now) {
-            out.notes.push(never_paged_note(&slo.slo));
-            continue;
-        }
         for answer in classifier.predict(row) {
             let BurnProbability::Probability {
                 horizon_secs,
