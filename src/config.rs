@@ -71,7 +71,8 @@
 //! schedule = "0 3 * * *"           # cron, UTC: nightly at 03:00
 //! history = "35d"                  # what the models learn from
 //! budget_warning = "48h"           # alert when a budget is forecast to run out this soon
-//! page_probability = 0.5           # alert when a page within 6 h is this likely
+//! page_horizon = "48h"             # alert when a page within this is likely (1h, 6h, 48h)
+//! # page_probability = 0.5         # how likely; unset: the threshold each model learned
 //!
 //! [log]
 //! format = "text"                  # or "json"
@@ -310,8 +311,12 @@ pub struct PredictConfig {
     pub history: HumanDuration,
     /// Raise a predictive alert when an SLO's budget is forecast to run out within this.
     pub budget_warning: HumanDuration,
-    /// Raise a predictive alert when the probability of a page within 6 h reaches this.
-    pub page_probability: f64,
+    /// Raise a predictive alert when the probability of a page within `page_horizon`
+    /// reaches this; unset, the threshold the horizon's model learned on its training
+    /// period.
+    pub page_probability: Option<f64>,
+    /// The page-probability horizon that alerts: one of the classifier's (1h, 6h, 48h).
+    pub page_horizon: HumanDuration,
 }
 
 impl Default for PredictConfig {
@@ -321,7 +326,8 @@ impl Default for PredictConfig {
             schedule: "0 3 * * *".to_owned(),
             history: HumanDuration(Duration::from_secs(35 * 86_400)),
             budget_warning: HumanDuration(Duration::from_secs(48 * 3_600)),
-            page_probability: 0.5,
+            page_probability: None,
+            page_horizon: HumanDuration(Duration::from_secs(48 * 3_600)),
         }
     }
 }
@@ -458,8 +464,20 @@ impl Config {
                     .into(),
             );
         }
-        if !(0.0..=1.0).contains(&self.predict.page_probability) {
+        if let Some(p) = self.predict.page_probability
+            && !(0.0..=1.0).contains(&p)
+        {
             return Err("predict.page_probability is a probability in [0, 1]".into());
+        }
+        let horizon = self.predict.page_horizon.0.as_secs();
+        if !crate::predict::classify::DEFAULT_HORIZONS_SECS
+            .iter()
+            .any(|&h| u64::try_from(h) == Ok(horizon))
+        {
+            return Err(format!(
+                "predict.page_horizon must be one of the classifier's horizons (1h, 6h, 48h), \
+                 not {horizon}s"
+            ));
         }
         if let Err(e) = tracing_subscriber::EnvFilter::try_new(&self.log.level) {
             return Err(format!(
@@ -620,6 +638,12 @@ mod tests {
         assert_eq!(c.server.http_listen, "127.0.0.1:4318");
         assert_eq!(c.storage.flush_interval.0, Duration::from_secs(60));
         assert!(c.storage.wal_fsync);
+        assert_eq!(c.predict.page_probability, None);
+        assert_eq!(c.predict.page_horizon.0, Duration::from_secs(48 * 3_600));
+        let fixed =
+            Config::parse("[predict]\npage_probability = 0.3\npage_horizon = \"6h\"\n").unwrap();
+        assert_eq!(fixed.predict.page_probability, Some(0.3));
+        assert_eq!(fixed.predict.page_horizon.0, Duration::from_secs(6 * 3_600));
     }
 
     #[test]
@@ -656,6 +680,8 @@ mod tests {
                 "needs TLS",
             ),
             ("[postgres]\nauth = \"md5\"\n", "md5"),
+            ("[predict]\npage_probability = 1.5\n", "page_probability"),
+            ("[predict]\npage_horizon = \"12h\"\n", "not 43200s"),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.contains(named), "{text}: {e}");

@@ -52,10 +52,8 @@ pub struct FleetBacktestConfig {
     pub initial_days: i64,
     /// A probability at or above this warns.
     pub threshold: f64,
-    /// Instead of `threshold`, warn at the probability that maximises the event-level
-    /// F-score ([`TUNING_BETA`]) of the horizon's band over each origin's own training
-    /// period, scored against its page starts (`threshold` when that period has no page
-    /// start).
+    /// Instead of `threshold`, warn at each origin's learned threshold, as the nightly job
+    /// does ([`crate::predict::threshold`]; no warning when none was learned).
     pub tune_threshold: bool,
     /// One band per entry of `train.horizons_secs`, in the same order.
     pub bands: Vec<LeadBand>,
@@ -164,115 +162,6 @@ fn incidents_by_slo(fleet: &[SloFeatures], incidents: &[(String, i64)]) -> Vec<V
         .collect()
 }
 
-/// Per SLO and row, the score a warning threshold applies to: the row's probability, or 0
-/// when the row is not predictable (it is never predicted).
-fn row_scores(
-    fleet: &[SloFeatures],
-    probability: impl Fn(&crate::predict::classify::FeatureRow) -> f64,
-) -> Vec<Vec<f64>> {
-    fleet
-        .iter()
-        .map(|slo| {
-            (0..slo.rows.len())
-                .map(|j| {
-                    if slo.predictable(j) {
-                        probability(&slo.rows[j])
-                    } else {
-                        0.0
-                    }
-                })
-                .collect()
-        })
-        .collect()
-}
-
-/// Most thresholds [`tuned_threshold`] tries.
-const MAX_THRESHOLD_CANDIDATES: usize = 64;
-
-/// The β of the F-score [`tuned_threshold`] maximises: below 1 weighs precision above
-/// recall. Most pages have no precursor a band can see (at 48 h, none but a quota running
-/// out), and F1 reaches for them with a low threshold that warns on quiet hours. On two
-/// simulated 56-day precursor fleets, β = 0.5 instead of 1 kept 48 h recall where a
-/// precursor exists at 1.0 and moved precision from 0.50 to 0.51 and from 0.32 to 0.46.
-pub const TUNING_BETA: f64 = 0.5;
-
-/// The event-level F-score with [`TUNING_BETA`]: `(1 + β²) P R / (β² P + R)`.
-fn f_score(recall: f64, precision: f64) -> f64 {
-    let b2 = TUNING_BETA * TUNING_BETA;
-    let denominator = b2 * precision + recall;
-    if denominator > 0.0 {
-        (1.0 + b2) * precision * recall / denominator
-    } else {
-        0.0
-    }
-}
-
-/// The probability at which warning on the training rows before `origin` scores the best
-/// event-level F-score ([`f_score`], of recall and precision pooled over SLOs as the
-/// backtest pools them) against the page starts before `origin`, in `band`. Rows count when
-/// predictable and with a known outcome (`t + lookahead <= origin`); page starts when no
-/// later than `origin`. `None` without a page start there or without a threshold that
-/// predicts one. Candidates are at most [`MAX_THRESHOLD_CANDIDATES`] quantiles of the rows'
-/// probabilities; on a tie the higher threshold wins.
-fn tuned_threshold(
-    fleet: &[SloFeatures],
-    origin: i64,
-    band: &LeadBand,
-    scores: &[Vec<f64>],
-) -> Option<f64> {
-    let mut rows: Vec<Vec<(i64, f64)>> = Vec::with_capacity(fleet.len());
-    let mut incidents: Vec<Vec<i64>> = Vec::with_capacity(fleet.len());
-    for (slo, slo_scores) in fleet.iter().zip(scores) {
-        rows.push(
-            slo.rows
-                .iter()
-                .zip(slo_scores)
-                .filter(|(row, score)| row.time + band.lookahead_secs <= origin && **score > 0.0)
-                .map(|(row, score)| (row.time, *score))
-                .collect(),
-        );
-        incidents.push(
-            slo.page_starts
-                .iter()
-                .copied()
-                .filter(|&s| s <= origin)
-                .collect(),
-        );
-    }
-    if incidents.iter().all(Vec::is_empty) {
-        return None;
-    }
-    let mut all: Vec<f64> = rows.iter().flatten().map(|r| r.1).collect();
-    all.sort_by(|a, b| b.total_cmp(a));
-    all.dedup();
-    let step = all.len().div_ceil(MAX_THRESHOLD_CANDIDATES).max(1);
-    let (mut best, mut best_f) = (None, 0.0);
-    for &threshold in all.iter().step_by(step) {
-        let per_slo: Vec<EventScore> = rows
-            .iter()
-            .zip(&incidents)
-            .map(|(r, inc)| {
-                let firing: Vec<i64> = r
-                    .iter()
-                    .filter(|(_, p)| *p >= threshold)
-                    .map(|(t, _)| *t)
-                    .collect();
-                score_events(&firing, HOUR_SECS, inc, band)
-            })
-            .collect();
-        let pooled = pooled_score(&per_slo, band);
-        let (Some(recall), Some(precision)) = (pooled.recall, pooled.precision) else {
-            continue;
-        };
-        let f = f_score(recall, precision);
-        if f > best_f {
-            best_f = f;
-            best = Some(threshold);
-        }
-    }
-    best
-}
-
 /// The warnings of the rolling origins: per SLO (in fleet order) and per horizon (in
 /// `train.horizons_secs` order), the times of the rows that warned.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -332,33 +221,28 @@ pub fn rolling_warnings(
     let mut origin = first_origin;
     while origin < last {
         let classifier = train_pooled(fleet, origin, &config.train)?;
-        for (i, (&h, band)) in config
-            .train
-            .horizons_secs
-            .iter()
-            .zip(&config.bands)
-            .enumerate()
-        {
+        for (i, &h) in config.train.horizons_secs.iter().enumerate() {
             let Some(model) = classifier.model(h) else {
                 without_model[i] += 1;
                 continue;
             };
-            let scores = row_scores(fleet, |row| model.probability(row));
             let threshold = if config.tune_threshold {
-                tuned_threshold(fleet, origin, band, &scores).unwrap_or(config.threshold)
+                model.warning_threshold
             } else {
-                config.threshold
+                Some(config.threshold)
             };
-            for ((slo, slo_scores), slo_firing) in fleet.iter().zip(&scores).zip(firing.iter_mut())
-            {
+            let Some(threshold) = threshold else {
+                continue;
+            };
+            for (slo, slo_firing) in fleet.iter().zip(firing.iter_mut()) {
                 if !slo.has_paged_by(origin) {
                     continue;
                 }
                 let from = slo.rows.partition_point(|r| r.time < origin);
                 let to = slo.rows.partition_point(|r| r.time < origin + DAY_SECS);
-                for (row, score) in slo.rows[from..to].iter().zip(&slo_scores[from..to]) {
-                    if *score >= threshold {
-                        slo_firing[i].push(row.time);
+                for j in from..to {
+                    if slo.predictable(j) && model.probability(&slo.rows[j]) >= threshold {
+                        slo_firing[i].push(slo.rows[j].time);
                     }
                 }
             }
@@ -544,7 +428,7 @@ impl fmt::Display for FleetReport {
                     "page prediction: {} daily origins, {}",
                     pages.origins,
                     if self.tuned_threshold {
-                        "threshold tuned for event-level F0.5 on each origin's training period"
+                        "threshold learned on each origin's training period (best event-level F0.5)"
                             .to_string()
                     } else {
                         format!("threshold {:.2}", self.threshold)
@@ -652,63 +536,6 @@ mod tests {
     use crate::predict::pipeline::tests::{DAY, H, START, fleet_inputs};
 
     #[test]
-    fn the_tuned_threshold_is_the_probability_with_the_best_training_f_half() {
-        // Rows at 0..10 h, pages at 4.5 h and 8.5 h, band 1 h (warned 5 min to 1 h ahead):
-        // only warnings at 4 h and 8 h predict them, and with a 1 h look-ahead every hourly
-        // warning is its own episode. F0.5 = 1.25 P R / (0.25 P + R).
-        //   >= 0.9: warns at 4 h: recall 1/2, precision 1: F0.5 = 0.625 / 0.75 = 0.833.
-        //   >= 0.5: also 1 h (false) and 8 h: recall 1, precision 2/3:
-        //           F0.5 = 0.833 / 1.167 = 0.714 (F1 would pick it: 0.8 against 0.667).
-        //   >= 0.1: six more false warnings: precision 2/9, worse still.
-        let probabilities = [0.05, 0.5, 0.1, 0.1, 0.9, 0.1, 0.1, 0.1, 0.5, 0.1, 0.1];
-        let slo = SloFeatures {
-            slo: "a".into(),
-            rows: (0..11).map(|h| quiet_row(h * H)).collect(),
-            observed: vec![true; 11],
-            paging: vec![false; 11],
-            after_page: vec![false; 11],
-            error_ratio: vec![0.0; 11],
-            page_starts: vec![4 * H + H / 2, 8 * H + H / 2],
-            budget: None,
-        };
-        let band = LeadBand::new("1 h", 300, H);
-        let p = |r: &crate::predict::classify::FeatureRow| probabilities[(r.time / H) as usize];
-        let scores = row_scores(std::slice::from_ref(&slo), p);
-        assert_eq!(scores[0], probabilities);
-        assert_eq!(
-            tuned_threshold(std::slice::from_ref(&slo), 12 * H, &band, &scores),
-            Some(0.9)
-        );
-        // Without the page at 4.5 h only >= 0.5 predicts one: recall 1, precision 1/3.
-        let later_only = SloFeatures {
-            page_starts: vec![8 * H + H / 2],
-            ..slo.clone()
-        };
-        assert_eq!(
-            tuned_threshold(std::slice::from_ref(&later_only), 12 * H, &band, &scores),
-            Some(0.5)
-        );
-        // A paging row is never predicted: it scores 0.
-        let mut paging = slo.clone();
-        paging.paging[4] = true;
-        let mut paging_scores = row_scores(&[paging], p);
-        assert_eq!(paging_scores.remove(0)[3..6], [0.1, 0.0, 0.1]);
-
-        let quiet = SloFeatures {
-            page_starts: Vec::new(),
-            ..slo
-        };
-        assert_eq!(tuned_threshold(&[quiet], 12 * H, &band, &scores), None);
-    }
-
-    fn quiet_row(time: i64) -> crate::predict::classify::FeatureRow {
-        crate::predict::classify::FeatureRow {
-            time,
-            ..Default::default()
-        }
-    }
-
-    #[test]
     fn fleet_scores_are_the_sums_of_per_slo_counts() {
         // Band 6 h: a warning counts 1 h to 6 h before the start. Hourly firing steps.
         // SLO a: incidents at 10 h and 30 h; firing at 5 h, 6 h (episode A) and 20 h (B).
@@ -730,9 +557,11 @@ mod tests {
 
     #[test]
     fn an_slo_without_a_page_start_by_the_origin_does_not_warn() {
-        // At threshold 0 every row of a predicted day warns, except on the SLOs that have not
-        // paged by the origin: quiet and burning never page, creep first pages at 34 h, before
-        // the first origin (day 8).
+        // At threshold 0 every predictable row of a predicted day warns, except on the SLOs
+        // that have not paged by the origin: quiet and burning never page, creep first pages
+        // at 34 h, before the first origin (day 8). Creep's pages at 179 h, 208 h and 237 h
+        // last an hour and the day after each is not predicted, so of days 8 and 9
+        // (192 h..240 h) only 204 h..207 h and 233 h..236 h are predictable.
         let pages: Vec<i64> = (0..8).map(|k| START + 34 * H + k * 29 * H).collect();
         let fleet = build_features(&fleet_inputs(10, &pages, None));
         assert_eq!(
@@ -746,10 +575,15 @@ mod tests {
         let warnings = rolling_warnings(&fleet, &config, START + 8 * DAY).expect("trained");
         assert_eq!(warnings.origins, 2);
         for horizon in 0..3 {
-            // 24 hourly rows on each of days 8 and 9 that had a model for the horizon.
             let days = warnings.origins - warnings.days_without_model[horizon].1;
             assert!(days > 0, "{:?}", warnings.days_without_model);
-            assert_eq!(warnings.firing[0][horizon].len(), 24 * days);
+            // A horizon without a model on day 8 (too few pages yet) warns on day 9 alone.
+            let expected: Vec<i64> = [204, 205, 206, 207, 233, 234, 235, 236]
+                .iter()
+                .map(|h| START + h * H)
+                .filter(|&t| days == 2 || t >= START + 9 * DAY)
+                .collect();
+            assert_eq!(warnings.firing[0][horizon], expected);
             assert!(warnings.firing[1][horizon].is_empty());
             assert!(warnings.firing[2][horizon].is_empty());
         }

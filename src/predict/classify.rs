@@ -325,6 +325,11 @@ pub struct HorizonModel {
     /// Time of the first and last labelled row.
     pub train_start: i64,
     pub train_end: i64,
+    /// The probability at and above which this horizon warns, learned on the training
+    /// period by whoever trained the model (the pooled trainer:
+    /// [`crate::predict::pipeline::tuned_threshold`]); `None` when it was not learned.
+    #[serde(default)]
+    pub warning_threshold: Option<f64>,
 }
 
 impl HorizonModel {
@@ -555,6 +560,7 @@ pub fn train_horizon(
         page_events,
         train_start,
         train_end,
+        warning_threshold: None,
     }))
 }
 

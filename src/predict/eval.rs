@@ -15,11 +15,10 @@
 //!    rate limiting) began at least [`PRECURSOR_VISIBLE_SECS`] before the band's latest
 //!    warning (`start - min_lead`), so that a row inside the band saw a complete hour of
 //!    it. Recall there counts those incidents alone; precision does not change, since a
-//!    warning that some incident followed was not a false alarm. The warning threshold is
-//!    tuned for the event-level F0.5 (precision weighed above recall) of each origin's
-//!    training period (the probabilities are not calibrated, so a fixed 0.5 suits them
-//!    badly). Error-ratio forecasts are scored by
-//!    MASE against naive and seasonal-naive forecasts.
+//!    warning that some incident followed was not a false alarm. Each origin warns at the
+//!    threshold its model learned on its training period, as the nightly job does
+//!    ([`crate::predict::threshold`]). Error-ratio forecasts are scored by MASE against
+//!    naive and seasonal-naive forecasts.
 //!
 //! The live anomaly detector does not run during the load, so the anomaly feature is 0
 //! here; in production it is filled.

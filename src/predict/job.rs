@@ -96,6 +96,7 @@ pub fn pipeline_config(config: &PredictConfig) -> PipelineConfig {
     PipelineConfig {
         budget_warning_hours: config.budget_warning.0.as_secs_f64() / 3_600.0,
         page_warning_probability: config.page_probability,
+        page_warning_horizon_secs: config.page_horizon.0.as_secs() as i64,
         ..PipelineConfig::default()
     }
 }

@@ -20,7 +20,9 @@
 //!  Vigil's plain rows (PipelineInputs) ──► features ──► hourly FeatureRows, page starts,
 //!                                              │          error-ratio series per SLO
 //!                                              ├──► pipeline::run ──► predictions rows, warnings,
-//!                                              │                      pooled classifier, cards
+//!                                              │      │               pooled classifier, cards
+//!                                              │      └──► threshold ──► each horizon's learned
+//!                                              │                         warning probability
 //!                                              └──► backtest_fleet ──► rolling-origin FleetReport
 //! ```
 //!
@@ -43,3 +45,4 @@ pub mod forecast;
 pub mod job;
 pub mod nab_eval;
 pub mod pipeline;
+pub mod threshold;

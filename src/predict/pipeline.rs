@@ -71,6 +71,7 @@ use crate::predict::classify::{
 };
 use crate::predict::features::{AFTER_PAGE_SECS, HOUR_SECS, SloFeatures, slo_features};
 use crate::predict::forecast::{Forecast, ForecastConfig, forecast, forecast_budget};
+use crate::predict::threshold;
 
 pub use crate::predict::features::{
     AnomalyPoint, PipelineInputs, SeriesHour, ServiceHour, SloInfo, StatusPoint,
@@ -103,8 +104,10 @@ pub struct PipelineConfig {
     pub interval_level: f64,
     /// Warn when the budget is forecast to run out within this many hours.
     pub budget_warning_hours: f64,
-    /// Warn when the page probability at [`Self::page_warning_horizon_secs`] reaches this.
-    pub page_warning_probability: f64,
+    /// Warn when the page probability at [`Self::page_warning_horizon_secs`] reaches this;
+    /// `None`: the threshold that horizon's model learned ([`crate::predict::threshold`]),
+    /// and no warning when it learned none.
+    pub page_warning_probability: Option<f64>,
     pub page_warning_horizon_secs: i64,
     /// Days at the end of the history held out for the card figures (0 = none).
     pub card_holdout_days: i64,
@@ -120,8 +123,8 @@ impl Default for PipelineConfig {
             train: TrainConfig::default(),
             interval_level: 0.8,
             budget_warning_hours: 48.0,
-            page_warning_probability: 0.5,
-            page_warning_horizon_secs: 6 * HOUR_SECS,
+            page_warning_probability: None,
+            page_warning_horizon_secs: 48 * HOUR_SECS,
             card_holdout_days: 3,
             series_floor: Some(0.0),
         }
@@ -287,6 +290,17 @@ fn train_stage(
             reported = true;
         }
     }
+    if classifier.model(config.page_warning_horizon_secs).is_some()
+        && page_warning_threshold(&classifier, config.page_warning_horizon_secs, config).is_none()
+    {
+        out.notes.push(format!(
+            "the {} page probability raises no alert: on its training period no threshold \
+             warned of a page with at least {} times the precision of warning all the time \
+             (set [predict] page_probability to alert at a fixed one)",
+            horizon_label(config.page_warning_horizon_secs),
+            threshold::MIN_PRECISION_LIFT
+        ));
+    }
 
     for slo in fleet {
         let row = match page_probability_row(slo, now) {
@@ -319,17 +333,23 @@ fn train_stage(
                 model: CLASSIFIER_MODEL.into(),
                 model_version: out.model_version.clone(),
             });
-            if horizon_secs == config.page_warning_horizon_secs
-                && probability >= config.page_warning_probability
-            {
+            let Some(threshold) = (horizon_secs == config.page_warning_horizon_secs)
+                .then(|| page_warning_threshold(&classifier, horizon_secs, config))
+                .flatten()
+            else {
+                continue;
+            };
+            if probability >= threshold {
                 out.warnings.push(PredictiveWarning {
                     target: slo.slo.clone(),
                     kind: "page_probability".into(),
                     summary: format!(
-                        "{}: {:.0} % probability that a page starts within {}",
+                        "{}: {:.0} % probability that a page starts within {} (warns from \
+                         {:.0} %)",
                         slo.slo,
                         100.0 * probability,
-                        horizon_label(horizon_secs)
+                        horizon_label(horizon_secs),
+                        100.0 * threshold
                     ),
                     value: probability,
                     horizon_hours: horizon_secs as f64 / HOUR_SECS as f64,
@@ -361,6 +381,15 @@ fn train_stage(
         card.metrics.insert("slos".into(), fleet.len() as f64);
         let pages: usize = fleet.iter().map(|f| f.page_starts.len()).sum();
         card.metrics.insert("page_starts".into(), pages as f64);
+        for model in classifier.horizons.iter().filter_map(|f| match f {
+            HorizonFit::Ready(m) => Some(m),
+            HorizonFit::InsufficientHistory(_) => None,
+        }) {
+            if let Some(t) = model.warning_threshold {
+                let key = horizon_label(model.horizon_secs).replace(' ', "");
+                card.metrics.insert(format!("learned_threshold_{key}"), t);
+            }
+        }
         classifier_holdout_metrics(fleet, now, config, &mut card, &mut out.notes);
         out.cards.push(card);
     } else if !reported {
@@ -369,6 +398,18 @@ fn train_stage(
     }
     out.classifier = Some(classifier);
     progress(Stage::Training, steps, steps);
+}
+
+/// The probability at which the model of `horizon_secs` warns (see
+/// [`PipelineConfig::page_warning_probability`]); `None` without a model, or when it
+/// learned no threshold and none is configured.
+pub fn page_warning_threshold(
+    classifier: &BurnClassifier,
+    horizon_secs: i64,
+    config: &PipelineConfig,
+) -> Option<f64> {
+    let model = classifier.model(horizon_secs)?;
+    config.page_warning_probability.or(model.warning_threshold)
 }
 
 /// Held-out event scores of the pooled classifier over the last `card_holdout_days` days,
@@ -405,7 +446,8 @@ fn classifier_holdout_metrics(
     let backtest = FleetBacktestConfig {
         train: config.train.clone(),
         initial_days: history_days,
-        threshold: config.page_warning_probability,
+        threshold: config.page_warning_probability.unwrap_or_default(),
+        tune_threshold: config.page_warning_probability.is_none(),
         bands,
         ..FleetBacktestConfig::default()
     };
@@ -413,8 +455,9 @@ fn classifier_holdout_metrics(
         Ok(result) => {
             card.metrics
                 .insert("holdout_days".into(), result.origins as f64);
-            card.metrics
-                .insert("threshold".into(), config.page_warning_probability);
+            if let Some(threshold) = config.page_warning_probability {
+                card.metrics.insert("threshold".into(), threshold);
+            }
             for score in &result.scores {
                 let key = score.band.name.replace(' ', "");
                 card.metrics
@@ -450,6 +493,8 @@ pub fn bands_for(horizons_secs: &[i64]) -> Vec<LeadBand> {
 /// Trains one classifier on the rows of all SLOs together (module docs: rows laid end to end,
 /// real-span history check). Only predictable rows ([`SloFeatures::predictable`]) whose
 /// outcome window ends by `cutoff` are labelled; page starts after `cutoff` are not used.
+/// Each trained horizon learns the probability it warns at on the same period
+/// ([`crate::predict::threshold`]).
 pub fn train_pooled(
     fleet: &[SloFeatures],
     cutoff: i64,
@@ -530,6 +575,16 @@ pub fn train_pooled(
                 Ok(mut model) => {
                     model.train_start = real_start;
                     model.train_end = real_end;
+                    let band = bands_for(&[h]).remove(0);
+                    let scores = threshold::row_scores(fleet, |row| {
+                        if row.time + h <= cutoff {
+                            model.probability(row)
+                        } else {
+                            0.0
+                        }
+                    });
+                    model.warning_threshold =
+                        threshold::tuned_threshold(fleet, cutoff, &band, &scores);
                     HorizonFit::Ready(model)
                 }
                 Err(short) => HorizonFit::InsufficientHistory(short),
@@ -941,6 +996,64 @@ pub(crate) mod tests {
             .find(|r| r.target == slo && r.kind == "page" && r.horizon_hours == hours)
             .and_then(|r| r.probability)
             .unwrap_or_else(|| panic!("no {hours} h page row for {slo}: {:?}", out.notes))
+    }
+
+    #[test]
+    fn the_page_warning_comes_at_the_threshold_the_model_learned_unless_one_is_configured() {
+        // now = day 21 00:00, five hours into the precursor of a page at 01:00.
+        let inputs = fleet_inputs(21, &creep_pages(), Some(START + 21 * DAY + H));
+        let six_hours = PipelineConfig {
+            page_warning_horizon_secs: 6 * H,
+            ..PipelineConfig::default()
+        };
+        let out = run(&inputs, &six_hours, &mut |_, _, _| {});
+        let model = out
+            .classifier
+            .as_ref()
+            .and_then(|c| c.model(6 * H))
+            .expect("6 h model");
+        let learned = model.warning_threshold.expect("eight pages to learn from");
+        assert!(learned > 0.0 && learned < 1.0, "{learned}");
+        assert_eq!(
+            out.cards[0].metrics.get("learned_threshold_6h"),
+            Some(&learned)
+        );
+        assert_eq!(out.cards[0].metrics.get("threshold"), None);
+        // Creep is above the learned threshold; the others have never paged and get no
+        // probability at all.
+        let creep = probability(&out, "creep", 6.0);
+        assert!(creep >= learned, "creep {creep}, learned {learned}");
+        let pages: Vec<&PredictiveWarning> = out
+            .warnings
+            .iter()
+            .filter(|w| w.kind == "page_probability")
+            .collect();
+        assert_eq!(pages.len(), 1, "{pages:?}");
+        assert_eq!(pages[0].value, creep);
+        assert_eq!(
+            pages[0].summary,
+            format!(
+                "creep: {:.0} % probability that a page starts within 6 h (warns from {:.0} %)",
+                100.0 * creep,
+                100.0 * learned
+            )
+        );
+
+        // A configured probability replaces the learned one.
+        let fixed = |p: f64| {
+            let config = PipelineConfig {
+                page_warning_probability: Some(p),
+                ..six_hours.clone()
+            };
+            let out = run(&inputs, &config, &mut |_, _, _| {});
+            assert_eq!(out.cards[0].metrics.get("threshold"), Some(&p));
+            out.warnings
+                .iter()
+                .filter(|w| w.kind == "page_probability")
+                .count()
+        };
+        assert_eq!(fixed(creep), 1);
+        assert_eq!(fixed(creep.next_up()), 0);
     }
 
     #[test]
