@@ -890,6 +890,18 @@ pub fn summary(report: &RunReport) -> String {
         Some(v) => {
             let _ = writeln!(out, "\nPage classifier in use: version {v}");
         }
+        None if output
+            .cards
+            .iter()
+            .any(|c| c.kind == pipeline::CLASSIFIER_MODEL) =>
+        {
+            let _ = writeln!(
+                out,
+                "\nPage classifier {} trained, but no SLO has a page probability now (see \
+                 the notes).",
+                output.model_version
+            );
+        }
         None => {
             let _ = writeln!(
                 out,
@@ -910,6 +922,31 @@ mod tests {
     use crate::predict::classify::FEATURE_NAMES;
     use crate::predict::pipeline::tests::{DAY, H, START, creep_pages, fleet_inputs};
     use crate::predict::pipeline::{PipelineConfig, never_paged_note};
+
+    #[test]
+    fn the_summary_tells_a_classifier_without_page_rows_from_none_at_all() {
+        let mut report = RunReport {
+            output: PipelineOutput::empty("v2"),
+            classifier_version: None,
+            status_points: 0,
+            saved: Vec::new(),
+        };
+        assert!(summary(&report).contains("No page classifier yet"));
+        // Trained (its card is saved), but no SLO had a row to predict from.
+        report.output.cards.push(ModelCard::new(
+            pipeline::CLASSIFIER_MODEL,
+            "v2",
+            (START, START + DAY),
+            &FEATURE_NAMES,
+        ));
+        let text = summary(&report);
+        assert!(
+            text.contains("Page classifier v2 trained, but no SLO has a page probability now"),
+            "{text}"
+        );
+        report.classifier_version = Some("v2".into());
+        assert!(summary(&report).contains("Page classifier in use: version v2"));
+    }
 
     #[test]
     fn the_previous_classifier_answers_only_for_slos_that_have_paged() {
@@ -941,13 +978,8 @@ mod tests {
         // A run that trained nothing; one of the notes is already there, as the pipeline
         // writes it when its own classifier skips an SLO.
         let mut output = PipelineOutput {
-            model_version: "now".into(),
-            predictions: Vec::new(),
-            warnings: Vec::new(),
             notes: vec![never_paged_note("quiet")],
-            classifier: None,
-            forecasts: Vec::new(),
-            cards: Vec::new(),
+            ..PipelineOutput::empty("now")
         };
         let used = fall_back_to_previous(models.path(), &inputs, &mut output).unwrap();
 

@@ -192,6 +192,21 @@ pub struct PipelineOutput {
     pub cards: Vec<ModelCard>,
 }
 
+impl PipelineOutput {
+    /// An output with nothing in it yet, for the run `model_version`.
+    pub fn empty(model_version: &str) -> Self {
+        Self {
+            model_version: model_version.to_owned(),
+            predictions: Vec::new(),
+            warnings: Vec::new(),
+            notes: Vec::new(),
+            classifier: None,
+            forecasts: Vec::new(),
+            cards: Vec::new(),
+        }
+    }
+}
+
 /// Why `slo` gets no page probability: it has never paged, so the pooled classifier has
 /// never seen a page of it.
 pub fn never_paged_note(slo: &str) -> String {
@@ -241,16 +256,7 @@ pub fn run(
     progress: &mut dyn FnMut(Stage, usize, usize),
 ) -> PipelineOutput {
     let now = inputs.now;
-    let version = model_version(now);
-    let mut out = PipelineOutput {
-        model_version: version.clone(),
-        predictions: Vec::new(),
-        warnings: Vec::new(),
-        notes: Vec::new(),
-        classifier: None,
-        forecasts: Vec::new(),
-        cards: Vec::new(),
-    };
+    let mut out = PipelineOutput::empty(&model_version(now));
 
     let total = inputs.slos.len();
     let mut fleet = Vec::with_capacity(total);
