@@ -327,7 +327,7 @@ pub struct HorizonModel {
     pub train_end: i64,
     /// The probability at and above which this horizon warns, learned on the training
     /// period by whoever trained the model (the pooled trainer:
-    /// [`crate::predict::pipeline::tuned_threshold`]); `None` when it was not learned.
+    /// [`crate::predict::threshold::tuned_threshold`]); `None` when it was not learned.
     #[serde(default)]
     pub warning_threshold: Option<f64>,
 }

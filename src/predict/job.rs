@@ -532,10 +532,10 @@ pub async fn run_once(
 
 /// When this run has no page probabilities but an earlier run saved a classifier, that
 /// classifier answers for the SLOs this run's own classifier would
-/// ([`pipeline::page_probability_row`]; a note says why for the others, once). Returns its version when it answered, or when this run trained no
-/// horizon (it stays the one in use, though no SLO qualifies now). A classifier trained
-/// on other features (by an older Vigil) is not used: its coefficients would not line up
-/// with today's rows.
+/// ([`pipeline::page_probability_row`]; a note says why for the others, once). Returns its
+/// version when it answered, or when this run trained no horizon (it stays the one in use,
+/// though no SLO qualifies now). A classifier trained on other features (by an older Vigil)
+/// is not used: its coefficients would not line up with today's rows.
 fn fall_back_to_previous(
     models: &Path,
     inputs: &PipelineInputs,
@@ -596,11 +596,7 @@ fn fall_back_to_previous(
              run could not train one"
         ));
     }
-    let trained_one = output
-        .cards
-        .iter()
-        .any(|c| c.kind == pipeline::CLASSIFIER_MODEL);
-    Ok((used || !trained_one).then_some(version))
+    Ok((used || !output.trained_classifier()).then_some(version))
 }
 
 /// Saves each model of `output` under its kind's directory.
@@ -890,11 +886,7 @@ pub fn summary(report: &RunReport) -> String {
         Some(v) => {
             let _ = writeln!(out, "\nPage classifier in use: version {v}");
         }
-        None if output
-            .cards
-            .iter()
-            .any(|c| c.kind == pipeline::CLASSIFIER_MODEL) =>
-        {
+        None if output.trained_classifier() => {
             let _ = writeln!(
                 out,
                 "\nPage classifier {} trained, but no SLO has a page probability now (see \

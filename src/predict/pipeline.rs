@@ -193,6 +193,11 @@ pub struct PipelineOutput {
 }
 
 impl PipelineOutput {
+    /// Whether this run trained a classifier (and so saves its card).
+    pub fn trained_classifier(&self) -> bool {
+        self.cards.iter().any(|c| c.kind == CLASSIFIER_MODEL)
+    }
+
     /// An output with nothing in it yet, for the run `model_version`.
     pub fn empty(model_version: &str) -> Self {
         Self {
@@ -296,9 +301,8 @@ fn train_stage(
             reported = true;
         }
     }
-    if classifier.model(config.page_warning_horizon_secs).is_some()
-        && page_warning_threshold(&classifier, config.page_warning_horizon_secs, config).is_none()
-    {
+    let warn_at = page_warning_threshold(&classifier, config.page_warning_horizon_secs, config);
+    if classifier.model(config.page_warning_horizon_secs).is_some() && warn_at.is_none() {
         out.notes.push(format!(
             "the {} page probability raises no alert: on its training period no threshold \
              warned of a page with at least {} times the precision of warning all the time \
@@ -339,13 +343,10 @@ fn train_stage(
                 model: CLASSIFIER_MODEL.into(),
                 model_version: out.model_version.clone(),
             });
-            let Some(threshold) = (horizon_secs == config.page_warning_horizon_secs)
-                .then(|| page_warning_threshold(&classifier, horizon_secs, config))
-                .flatten()
-            else {
-                continue;
-            };
-            if probability >= threshold {
+            if horizon_secs == config.page_warning_horizon_secs
+                && let Some(threshold) = warn_at
+                && probability >= threshold
+            {
                 out.warnings.push(PredictiveWarning {
                     target: slo.slo.clone(),
                     kind: "page_probability".into(),
@@ -582,6 +583,8 @@ pub fn train_pooled(
                     model.train_start = real_start;
                     model.train_end = real_end;
                     let band = bands_for(&[h]).remove(0);
+                    // Rows whose outcome is unknown at the cutoff are not tuned on: spare
+                    // computing their probability.
                     let scores = threshold::row_scores(fleet, |row| {
                         if row.time + h <= cutoff {
                             model.probability(row)

@@ -38,7 +38,7 @@ pub fn row_scores(
 }
 
 /// Most thresholds [`tuned_threshold`] tries.
-const MAX_THRESHOLD_CANDIDATES: usize = 64;
+pub const MAX_THRESHOLD_CANDIDATES: usize = 64;
 
 /// The β of the F-score [`tuned_threshold`] maximises: below 1 weighs precision above
 /// recall. Most pages have no precursor a band can see (at 48 h, none but a quota running
@@ -48,7 +48,7 @@ const MAX_THRESHOLD_CANDIDATES: usize = 64;
 pub const TUNING_BETA: f64 = 0.5;
 
 /// The event-level F-score with [`TUNING_BETA`]: `(1 + β²) P R / (β² P + R)`.
-fn f_score(recall: f64, precision: f64) -> f64 {
+pub fn f_score(recall: f64, precision: f64) -> f64 {
     let b2 = TUNING_BETA * TUNING_BETA;
     let denominator = b2 * precision + recall;
     if denominator > 0.0 {
