@@ -260,6 +260,11 @@ enum EvalCommand {
         /// directory an earlier `eval predict` filled is evaluated again without simulating.
         #[arg(long)]
         data_dir: Option<PathBuf>,
+        /// When the simulated history ends: RFC 3339, rounded down to the hour, or `now`.
+        /// Seed, days, bots, scenarios and end together fix the fleet, so the default
+        /// gives the same figures on every run and every day.
+        #[arg(long, default_value = vigil::predict::eval::DEFAULT_FLEET_END)]
+        end: String,
     },
     /// Rank the root causes of every PetShop incident and print top-1/top-3 accuracy per
     /// traffic scenario and target metric, with baselines computed in the same run.
@@ -693,10 +698,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                     seed,
                     scenarios,
                     data_dir,
+                    end,
                 },
         } => {
             init_logging(&load_config(None)?, cli.log_format);
             let scenarios = parse_scenarios(&scenarios)?;
+            let end = parse_fleet_end(&end)?;
             eprintln!("NAB: forecasts and lead times …");
             let report = vigil::predict::nab_eval::evaluate_nab(&nab_dir).with_context(|| {
                 format!("cannot evaluate on the NAB corpus in {}", nab_dir.display())
@@ -722,6 +729,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         bots,
                         seed,
                         scenarios,
+                        end,
                     },
                 ))?;
                 println!("{eval}");
@@ -863,6 +871,27 @@ fn parse_at(text: &str) -> anyhow::Result<i64> {
              or a duration back from now such as 30m or 2h"
         ),
     }
+}
+
+/// `eval predict --end`: RFC 3339 or `now`, rounded down to the hour, as Unix seconds.
+fn parse_fleet_end(text: &str) -> anyhow::Result<i64> {
+    let end = if text == "now" {
+        vigil::server::unix_now()
+    } else {
+        chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "invalid --end {text:?}: {e}; expected an RFC 3339 time such as \
+                     2026-12-01T00:00:00Z, or `now`"
+                )
+            })?
+            .timestamp()
+    };
+    // Telemetry timestamps are nanoseconds in 64 bits, and the history lies before the end.
+    if !(0..=9_200_000_000).contains(&end) {
+        anyhow::bail!("--end {text:?} is outside 1970–2262, the range of stored timestamps");
+    }
+    Ok(end.div_euclid(3_600) * 3_600)
 }
 
 /// `vigil slo backfill`: recomputes slo_status over the last `since` with a progress bar.

@@ -61,6 +61,35 @@ fn page_rows(data_dir: &Path) -> Vec<serde_json::Value> {
 }
 
 #[test]
+fn eval_predict_refuses_an_end_it_cannot_read_before_simulating() {
+    let temp = tempfile::tempdir().unwrap();
+    for (end, says) in [
+        ("yesterday", "expected an RFC 3339 time"),
+        ("2300-01-01T00:00:00Z", "outside 1970–2262"),
+    ] {
+        let output = Command::new(vigil_bin())
+            .args([
+                "eval",
+                "predict",
+                "--fleet-days",
+                "1",
+                "--end",
+                end,
+                "--data-dir",
+            ])
+            .arg(temp.path().join("fleet"))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{end}: {stderr}");
+        assert!(stderr.contains(says), "{end}: {stderr}");
+        // Nothing was simulated: the NAB part did not run and no data directory was made.
+        assert!(output.stdout.is_empty(), "{end}");
+        assert!(!temp.path().join("fleet").exists(), "{end}");
+    }
+}
+
+#[test]
 fn a_day_of_history_gives_no_page_probability_and_says_why() {
     let (_temp, data_dir) = a_day_of_status();
     let stdout = predict(&data_dir);

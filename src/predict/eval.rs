@@ -46,7 +46,13 @@ pub struct FleetEvalOptions {
     pub bots: usize,
     pub seed: u64,
     pub scenarios: ScenarioSelection,
+    /// Unix seconds, a whole hour: when the history ends.
+    pub end: i64,
 }
+
+/// The end of the simulated history unless another is given: a fixed time, so that the
+/// same options give the same fleet whenever they run.
+pub const DEFAULT_FLEET_END: &str = "2026-12-01T00:00:00Z";
 
 #[derive(Debug, thiserror::Error)]
 pub enum FleetEvalError {
@@ -238,7 +244,7 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
     let simulated = match reused {
         Some(simulated) => {
             eprintln!(
-                "reusing the {} simulated days in {} (seed, bots and scenarios as they were)",
+                "reusing the {} simulated days in {} (seed, bots, scenarios and end as they were)",
                 simulated.days,
                 config.data_dir.display()
             );
@@ -319,7 +325,7 @@ async fn simulate(
     catalog: &crate::slo::spec::Catalog,
 ) -> Result<Simulated, FleetEvalError> {
     std::fs::create_dir_all(&config.data_dir).map_err(DemoError::Dir)?;
-    let now = crate::server::unix_now().div_euclid(3_600) * 3_600;
+    let now = options.end.div_euclid(3_600) * 3_600;
     let summary = crate::demo::load_history(
         config,
         options.days,
