@@ -161,9 +161,9 @@ fn a_run_that_cannot_train_keeps_the_previous_classifier_in_use() {
     std::fs::create_dir_all(models.join("interrupted")).unwrap();
     std::fs::write(models.join("interrupted/model.json"), b"{\"horizons\": [").unwrap();
 
-    // The earlier classifier stays in use. It answers only for SLOs that have paged (a
-    // unit test in `predict::job` checks its answers), and in a day without traffic none
-    // has, so each SLO gets a note instead of a page row.
+    // The earlier classifier stays in use. It answers for the SLOs and horizons this run's
+    // own classifier would (a unit test in `predict::job` checks its answers): in a day
+    // without traffic no SLO has paged, so each gets a note and, at most, a 48 h page row.
     let stdout = predict(&data_dir);
     assert!(
         stdout.contains("Page classifier in use: version earlier"),
@@ -172,11 +172,19 @@ fn a_run_that_cannot_train_keeps_the_previous_classifier_in_use() {
     assert!(
         stdout.contains(
             "claude-code-availability: has not paged in the stored history; no page \
-             probability until it has"
+             probability within 6 h until it has"
         ),
         "{stdout}"
     );
-    assert!(page_rows(&data_dir).is_empty());
+    let rows = cli_sql(
+        &data_dir,
+        "SELECT horizon_hours, model_version FROM predictions WHERE kind = 'page'",
+    );
+    assert!(
+        rows.iter()
+            .all(|r| r["horizon_hours"] == 48.0 && r["model_version"] == "earlier"),
+        "{rows:?}"
+    );
     assert_eq!(
         std::fs::read_to_string(models.join("current"))
             .unwrap()

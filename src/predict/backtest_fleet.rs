@@ -8,7 +8,8 @@
 //!   origin and predicts every predictable hourly row of the next day for every SLO (observed,
 //!   neither paging nor in the day after a page: [`SloFeatures::predictable`]).
 //!   A row warns for a horizon when its probability reaches the threshold; an SLO without a
-//!   page start by the origin does not warn, as in the nightly job. Per SLO, warnings
+//!   page start by the origin warns only at the day-scale horizons, as in the nightly job
+//!   ([`crate::predict::pipeline::predicts_horizon`]). Per SLO, warnings
 //!   are scored against that SLO's incidents with [`score_events`] (hourly steps), and the
 //!   counts are summed over SLOs: recall = predicted incidents / incidents, precision = true
 //!   alarm episodes / episodes, fleet-wide.
@@ -40,7 +41,7 @@ use crate::predict::backtest::{
 use crate::predict::classify::TrainConfig;
 use crate::predict::features::{HOUR_SECS, PipelineInputs, SloFeatures, build_features};
 use crate::predict::forecast::ForecastConfig;
-use crate::predict::pipeline::train_pooled;
+use crate::predict::pipeline::{predicts_horizon, train_pooled};
 
 const DAY_SECS: i64 = 86_400;
 
@@ -235,7 +236,7 @@ pub fn rolling_warnings(
                 continue;
             };
             for (slo, slo_firing) in fleet.iter().zip(firing.iter_mut()) {
-                if !slo.has_paged_by(origin) {
+                if !predicts_horizon(slo, origin, h) {
                     continue;
                 }
                 let from = slo.rows.partition_point(|r| r.time < origin);
@@ -556,12 +557,13 @@ mod tests {
     }
 
     #[test]
-    fn an_slo_without_a_page_start_by_the_origin_does_not_warn() {
-        // At threshold 0 every predictable row of a predicted day warns, except on the SLOs
-        // that have not paged by the origin: quiet and burning never page, creep first pages
-        // at 34 h, before the first origin (day 8). Creep's pages at 179 h, 208 h and 237 h
-        // last an hour and the day after each is not predicted, so of days 8 and 9
-        // (192 h..240 h) only 204 h..207 h and 233 h..236 h are predictable.
+    fn an_slo_without_a_page_start_by_the_origin_warns_only_at_the_day_scale_horizon() {
+        // At threshold 0 every predictable row of a predicted day warns, except at the 1 h and
+        // 6 h horizons on the SLOs that have not paged by the origin: quiet and burning never
+        // page, creep first pages at 34 h, before the first origin (day 8). Creep's pages at
+        // 179 h, 208 h and 237 h last an hour and the day after each is not predicted, so of
+        // days 8 and 9 (192 h..240 h) only 204 h..207 h and 233 h..236 h are predictable;
+        // every hour of those days is predictable for quiet and burning.
         let pages: Vec<i64> = (0..8).map(|k| START + 34 * H + k * 29 * H).collect();
         let fleet = build_features(&fleet_inputs(10, &pages, None));
         assert_eq!(
@@ -578,14 +580,22 @@ mod tests {
             let days = warnings.origins - warnings.days_without_model[horizon].1;
             assert!(days > 0, "{:?}", warnings.days_without_model);
             // A horizon without a model on day 8 (too few pages yet) warns on day 9 alone.
-            let expected: Vec<i64> = [204, 205, 206, 207, 233, 234, 235, 236]
-                .iter()
-                .map(|h| START + h * H)
-                .filter(|&t| days == 2 || t >= START + 9 * DAY)
-                .collect();
-            assert_eq!(warnings.firing[0][horizon], expected);
-            assert!(warnings.firing[1][horizon].is_empty());
-            assert!(warnings.firing[2][horizon].is_empty());
+            let on_predicted_days = |hours: &[i64]| -> Vec<i64> {
+                hours
+                    .iter()
+                    .map(|h| START + h * H)
+                    .filter(|&t| days == 2 || t >= START + 9 * DAY)
+                    .collect()
+            };
+            let creep = on_predicted_days(&[204, 205, 206, 207, 233, 234, 235, 236]);
+            assert_eq!(warnings.firing[0][horizon], creep);
+            let never_paged = if horizon == 2 {
+                on_predicted_days(&(192..240).collect::<Vec<i64>>())
+            } else {
+                Vec::new()
+            };
+            assert_eq!(warnings.firing[1][horizon], never_paged, "{horizon}");
+            assert_eq!(warnings.firing[2][horizon], never_paged, "{horizon}");
         }
     }
 

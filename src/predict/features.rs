@@ -220,8 +220,8 @@ impl SloFeatures {
     }
 
     /// Whether a page episode of this SLO started at or before `t`. The pooled classifier
-    /// predicts the pages of an SLO only once it has paged (see
-    /// [`crate::predict::pipeline`]).
+    /// gives an SLO hour-scale page probabilities only once it has paged (see
+    /// [`crate::predict::pipeline::predicts_horizon`]).
     pub fn has_paged_by(&self, t: i64) -> bool {
         self.page_starts.first().is_some_and(|&s| s <= t)
     }

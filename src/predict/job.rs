@@ -566,11 +566,18 @@ fn fall_back_to_previous(
                 continue;
             }
         };
+        if !slo.has_paged_by(inputs.now) {
+            let note = pipeline::never_paged_note(&slo.slo);
+            if !output.notes.contains(&note) {
+                output.notes.push(note);
+            }
+        }
         for probability in previous.model.predict(row) {
             if let BurnProbability::Probability {
                 horizon_secs,
                 probability,
             } = probability
+                && pipeline::predicts_horizon(&slo, inputs.now, horizon_secs)
             {
                 used = true;
                 output.predictions.push(PredictionRow {
@@ -911,7 +918,7 @@ pub fn summary(report: &RunReport) -> String {
 mod tests {
     use super::*;
     use crate::predict::card::ModelCard;
-    use crate::predict::classify::FEATURE_NAMES;
+    use crate::predict::classify::{FEATURE_NAMES, HorizonFit};
     use crate::predict::pipeline::tests::{DAY, H, START, creep_pages, fleet_inputs};
     use crate::predict::pipeline::{PipelineConfig, never_paged_note};
 
@@ -941,7 +948,7 @@ mod tests {
     }
 
     #[test]
-    fn the_previous_classifier_answers_only_for_slos_that_have_paged() {
+    fn the_previous_classifier_answers_for_the_slos_and_horizons_the_run_would() {
         // `creep` paged eight times; `quiet` and `burning` never did. Now is 3 h into the
         // precursor of creep's next page, and every SLO's row is predictable.
         let inputs = fleet_inputs(21, &creep_pages(), Some(START + 21 * DAY + 3 * H));
@@ -981,9 +988,24 @@ mod tests {
             .iter()
             .filter(|r| r.kind == "page")
             .collect();
-        assert_eq!(pages.len(), horizons, "{pages:?}");
+        // Creep at every horizon; quiet and burning, which never paged, at 48 h alone.
+        let answered: Vec<(&str, f64)> = pages
+            .iter()
+            .map(|r| (r.target.as_str(), r.horizon_hours))
+            .collect();
+        let mut expected: Vec<(&str, f64)> = classifier
+            .horizons
+            .iter()
+            .filter_map(|h| match h {
+                HorizonFit::Ready(m) => Some(("creep", m.horizon_secs as f64 / 3_600.0)),
+                HorizonFit::InsufficientHistory(_) => None,
+            })
+            .collect();
+        assert_eq!(expected.len(), horizons);
+        assert!(expected.contains(&("creep", 48.0)), "{expected:?}");
+        expected.extend([("quiet", 48.0), ("burning", 48.0)]);
+        assert_eq!(answered, expected, "{pages:?}");
         for row in pages {
-            assert_eq!(row.target, "creep");
             assert_eq!(row.model_version, "earlier");
             assert!(row.probability.is_some_and(|p| (0.0..=1.0).contains(&p)));
         }
@@ -1003,9 +1025,10 @@ mod tests {
                 .any(|n| n.contains("come from the previous classifier, version earlier"))
         );
 
-        // Had creep never paged either, the previous classifier would answer for no SLO,
-        // and still be the one in use.
-        let inputs = fleet_inputs(21, &[], None);
+        // Had no SLO a status point now (the history ends 2 h before it), the previous
+        // classifier would answer for none, and still be the one in use.
+        let mut inputs = fleet_inputs(21, &creep_pages(), None);
+        inputs.now += 2 * 3_600;
         let mut output = PipelineOutput {
             notes: Vec::new(),
             predictions: Vec::new(),
@@ -1019,7 +1042,7 @@ mod tests {
             output
                 .notes
                 .iter()
-                .all(|n| n.contains("has not paged in the stored history"))
+                .all(|n| n.contains("no status point within 15 min of now"))
         );
         // A run that trained a classifier of its own (saved as the new current one) is not
         // reported as using the previous one that answered nothing.
