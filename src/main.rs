@@ -850,48 +850,41 @@ async fn predict(config: &Config) -> anyhow::Result<()> {
 
 /// `--at`: RFC 3339, `now`, or a duration back from now (`30m`, `2h`), as Unix seconds.
 fn parse_at(text: &str) -> anyhow::Result<i64> {
-    let now = vigil::server::unix_now();
-    if text == "now" {
-        return Ok(now);
-    }
-    let in_range = |t: i64| -> anyhow::Result<i64> {
-        // Telemetry timestamps are nanoseconds in 64 bits: 1970 to 2262.
-        if !(0..=9_200_000_000).contains(&t) {
-            anyhow::bail!("--at {text:?} is outside 1970–2262, the range of stored timestamps");
-        }
-        Ok(t)
-    };
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
-        return in_range(t.timestamp());
-    }
-    match HumanDuration::parse(text.trim_start_matches('-')) {
-        Ok(back) => in_range(now.saturating_sub(back.0.as_secs().min(i64::MAX as u64) as i64)),
-        Err(_) => anyhow::bail!(
-            "invalid --at {text:?}: expected an RFC 3339 time (2026-12-05T10:30:00Z), `now`, \
-             or a duration back from now such as 30m or 2h"
-        ),
-    }
+    parse_time("--at", text, true)
 }
 
-/// `eval predict --end`: RFC 3339 or `now`, rounded down to the hour, as Unix seconds.
+/// `eval predict --end`: RFC 3339 or `now`, as Unix seconds (the evaluation rounds it down
+/// to the hour).
 fn parse_fleet_end(text: &str) -> anyhow::Result<i64> {
-    let end = if text == "now" {
-        vigil::server::unix_now()
+    parse_time("--end", text, false)
+}
+
+/// A time option (`flag` names it in errors): `now`, RFC 3339, or with `back_from_now` a
+/// duration back from now, as Unix seconds within the range of stored timestamps.
+fn parse_time(flag: &str, text: &str, back_from_now: bool) -> anyhow::Result<i64> {
+    let now = vigil::server::unix_now();
+    let back = || HumanDuration::parse(text.trim_start_matches('-')).ok();
+    let t = if text == "now" {
+        now
+    } else if let Ok(t) = chrono::DateTime::parse_from_rfc3339(text) {
+        t.timestamp()
+    } else if let Some(back) = back_from_now.then(back).flatten() {
+        now.saturating_sub(back.0.as_secs().min(i64::MAX as u64) as i64)
     } else {
-        chrono::DateTime::parse_from_rfc3339(text)
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "invalid --end {text:?}: {e}; expected an RFC 3339 time such as \
-                     2026-12-01T00:00:00Z, or `now`"
-                )
-            })?
-            .timestamp()
+        anyhow::bail!(
+            "invalid {flag} {text:?}: expected an RFC 3339 time (2026-12-05T10:30:00Z){}",
+            if back_from_now {
+                ", `now`, or a duration back from now such as 30m or 2h"
+            } else {
+                " or `now`"
+            }
+        );
     };
-    // Telemetry timestamps are nanoseconds in 64 bits, and the history lies before the end.
-    if !(0..=9_200_000_000).contains(&end) {
-        anyhow::bail!("--end {text:?} is outside 1970–2262, the range of stored timestamps");
+    // Telemetry timestamps are nanoseconds in 64 bits: 1970 to 2262.
+    if !(0..=9_200_000_000).contains(&t) {
+        anyhow::bail!("{flag} {text:?} is outside 1970–2262, the range of stored timestamps");
     }
-    Ok(end.div_euclid(3_600) * 3_600)
+    Ok(t)
 }
 
 /// `vigil slo backfill`: recomputes slo_status over the last `since` with a progress bar.

@@ -46,7 +46,7 @@ pub struct FleetEvalOptions {
     pub bots: usize,
     pub seed: u64,
     pub scenarios: ScenarioSelection,
-    /// Unix seconds, a whole hour: when the history ends.
+    /// Unix seconds: when the history ends (rounded down to the hour).
     pub end: i64,
 }
 

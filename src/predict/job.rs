@@ -555,23 +555,25 @@ fn fall_back_to_previous(
     }
     let version = previous.card.version.clone();
     let mut used = false;
+    // This run's own pass over the SLOs has written most notes already.
+    let note_once = |output: &mut PipelineOutput, note: String| {
+        if !output.notes.contains(&note) {
+            output.notes.push(note);
+        }
+    };
     for slo in build_features(inputs) {
         let row = match pipeline::page_probability_row(&slo, inputs.now) {
-            Ok(row) => row,
-            Err(note) => {
-                // This run's own pass over the SLOs has written most of these already.
-                if !output.notes.contains(&note) {
-                    output.notes.push(note);
+            Ok((row, withheld)) => {
+                if let Some(note) = withheld {
+                    note_once(output, note);
                 }
+                row
+            }
+            Err(note) => {
+                note_once(output, note);
                 continue;
             }
         };
-        if !slo.has_paged_by(inputs.now) {
-            let note = pipeline::never_paged_note(&slo.slo);
-            if !output.notes.contains(&note) {
-                output.notes.push(note);
-            }
-        }
         for probability in previous.model.predict(row) {
             if let BurnProbability::Probability {
                 horizon_secs,

@@ -235,10 +235,14 @@ pub fn predicts_horizon(slo: &SloFeatures, t: i64, horizon_secs: i64) -> bool {
     horizon_secs > SHORT_HORIZON_MAX_SECS || slo.has_paged_by(t)
 }
 
-/// The row at `now` a page probability is given for, or the note saying why `slo` gets
-/// none: no status point now, or a page firing or just over (module docs). Which horizons
-/// answer for it is [`predicts_horizon`].
-pub fn page_probability_row(slo: &SloFeatures, now: i64) -> Result<&FeatureRow, String> {
+/// The row at `now` a page probability is given for, with the note saying why the
+/// hour-scale horizons withhold theirs when `slo` has never paged ([`predicts_horizon`]
+/// says which answer); or the note saying why `slo` gets none: no status point now, or a
+/// page firing or just over (module docs).
+pub fn page_probability_row(
+    slo: &SloFeatures,
+    now: i64,
+) -> Result<(&FeatureRow, Option<String>), String> {
     let Some(row) = slo.row_now(now) else {
         return Err(format!(
             "{}: no status point within 15 min of now; no page probability",
@@ -258,7 +262,8 @@ pub fn page_probability_row(slo: &SloFeatures, now: i64) -> Result<&FeatureRow, 
             AFTER_PAGE_SECS / HOUR_SECS
         ));
     }
-    Ok(row)
+    let withheld = (!slo.has_paged_by(now)).then(|| never_paged_note(&slo.slo));
+    Ok((row, withheld))
 }
 
 /// `%Y%m%dT%H%MZ` of `now`.
@@ -329,15 +334,15 @@ fn train_stage(
 
     for slo in fleet {
         let row = match page_probability_row(slo, now) {
-            Ok(row) => row,
+            Ok((row, withheld)) => {
+                out.notes.extend(withheld);
+                row
+            }
             Err(note) => {
                 out.notes.push(note);
                 continue;
             }
         };
-        if !slo.has_paged_by(now) {
-            out.notes.push(never_paged_note(&slo.slo));
-        }
         for answer in classifier.predict(row) {
             let BurnProbability::Probability {
                 horizon_secs,
