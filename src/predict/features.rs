@@ -76,6 +76,16 @@
 //! start that soon after is rare too: pages less than [`EPISODE_GAP_SECS`] apart are one
 //! episode.
 //!
+//! An episode is *minor* when it spent less of the budget than the SLO's smallest page
+//! condition stands for ([`SloInfo::page_budget_fraction`], 2% with the default `page 2%
+//! 1h 5m`): `budget_remaining` fell by less than that from the last point before the
+//! episode to the lowest point inside it. Burn-rate thresholds assume traffic spread evenly
+//! over the period; at a quiet hour a handful of events can burn above them, and an agent
+//! that logs every retry turns one rate-limited request into five bad events. A minor
+//! episode still makes its rows paging and the day after it unpredictable, but its start is
+//! not a page start: it is neither a label nor counts as having paged. An episode whose
+//! points carry no budget is not minor.
+//!
 //! # Error-ratio series
 //!
 //! One value per row: `burn_1h * (1 - target)` at the hour end, which is the error ratio of
@@ -116,6 +126,10 @@ pub struct SloInfo {
     pub target: f64,
     /// Budget period, e.g. 30 days, in seconds.
     pub window_secs: i64,
+    /// The smallest share of the budget that one of the SLO's page conditions stands for
+    /// (`page 2% 1h 5m`: 0.02); `None` without page conditions. A page episode that spent
+    /// less is minor (module docs).
+    pub page_budget_fraction: Option<f64>,
 }
 
 /// One row of Vigil's `slo_status`, sampled every 5 minutes.
@@ -200,7 +214,7 @@ pub struct SloFeatures {
     pub after_page: Vec<bool>,
     /// Per row: the error ratio of the hour ending at the row.
     pub error_ratio: Vec<f64>,
-    /// Sorted start times of the page episodes.
+    /// Sorted start times of the page episodes that were not minor (module docs).
     pub page_starts: Vec<i64>,
     /// The latest `(time, budget_remaining)` at or before `now`.
     pub budget: Option<(i64, f64)>,
@@ -252,6 +266,27 @@ pub fn page_episodes(points: &[&StatusPoint]) -> Vec<(i64, i64)> {
     episodes
 }
 
+/// Whether the page episode `(first, last)` of the time-sorted `points` spent less than
+/// `fraction` of the budget: the drop of `budget_remaining` from the last point before the
+/// episode (a full budget of 1 when that point has none) to its lowest within the episode.
+/// Not minor when the episode's points have no budget or there is no `fraction`.
+fn minor_page(points: &[&StatusPoint], (first, last): (i64, i64), fraction: Option<f64>) -> bool {
+    let Some(fraction) = fraction else {
+        return false;
+    };
+    let start = points.partition_point(|p| p.time < first);
+    let end = points.partition_point(|p| p.time <= last);
+    let before = start
+        .checked_sub(1)
+        .and_then(|i| finite(points[i].budget_remaining))
+        .unwrap_or(1.0);
+    let lowest = points[start..end]
+        .iter()
+        .filter_map(|p| finite(p.budget_remaining))
+        .reduce(f64::min);
+    lowest.is_some_and(|lowest| before - lowest < fraction)
+}
+
 fn finite(value: Option<f64>) -> Option<f64> {
     value.filter(|v| v.is_finite())
 }
@@ -271,6 +306,11 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
         .rev()
         .find_map(|p| finite(p.budget_remaining).map(|b| (p.time, b)));
     let episodes = page_episodes(&points);
+    let page_starts = episodes
+        .iter()
+        .filter(|&&episode| !minor_page(&points, episode, slo.page_budget_fraction))
+        .map(|e| e.0)
+        .collect();
     // The last episode that started at or before `t`.
     let episode_at = |t: i64| {
         let i = episodes.partition_point(|e| e.0 <= t);
@@ -283,7 +323,7 @@ pub fn slo_features(slo: &SloInfo, inputs: &PipelineInputs) -> SloFeatures {
         paging: Vec::new(),
         after_page: Vec::new(),
         error_ratio: Vec::new(),
-        page_starts: episodes.iter().map(|e| e.0).collect(),
+        page_starts,
         budget,
     };
     let Some(first) = points.first().map(|p| p.time) else {
@@ -662,6 +702,9 @@ mod tests {
                 service: Some("api".into()),
                 target: 0.99,
                 window_secs: 30 * 86_400,
+                // The points keep one budget: every page counts (see
+                // `a_page_that_spent_less_than_a_page_condition_stands_for_is_minor`).
+                page_budget_fraction: None,
             }],
             status,
             anomalies: vec![
@@ -844,6 +887,47 @@ mod tests {
         let predictable: Vec<bool> = (0..f.rows.len()).map(|j| f.predictable(j)).collect();
         assert_eq!(hours_back(&predictable), vec![6, 5, 4, 3, 2, 1, 0]);
         assert_eq!(f.after_page.iter().filter(|a| **a).count(), 23);
+    }
+
+    #[test]
+    fn a_page_that_spent_less_than_a_page_condition_stands_for_is_minor() {
+        let mut inputs = inputs();
+        inputs.slos[0].page_budget_fraction = Some(0.02);
+        // Hourly points NOW - 40 h … NOW. Pages at - 38 h … - 37 h spend 0.80 → 0.75 (5%:
+        // kept); at - 20 h, 0.75 → 0.74 (1%: minor); at - 5 h the points have no budget
+        // (kept: nothing says it was small).
+        let budget = |k: i64| match k {
+            39.. => Some(0.80),
+            38 => Some(0.78),
+            21..=37 => Some(0.75),
+            6..=20 => Some(0.74),
+            _ => None,
+        };
+        inputs.status = (0..=40)
+            .map(|k| StatusPoint {
+                budget_remaining: budget(k),
+                ..point(
+                    NOW - k * H,
+                    Some(1.0),
+                    [38, 37, 20, 5].contains(&k).then_some("page"),
+                )
+            })
+            .collect();
+        let f = build_features(&inputs).remove(0);
+        assert_eq!(f.page_starts, vec![NOW - 38 * H, NOW - 5 * H]);
+        // The minor page still makes its rows paging and the day after it unpredictable.
+        let n = f.rows.len();
+        let row = |k: i64| n - 1 - k as usize;
+        assert!(f.paging[row(20)]);
+        assert!((6..=19).all(|k| f.after_page[row(k)]));
+        assert!(!f.has_paged_by(NOW - 39 * H) && f.has_paged_by(NOW - 38 * H));
+
+        // Spending exactly the fraction is a page; without a fraction nothing is minor.
+        inputs.status[20].budget_remaining = Some(0.73);
+        assert_eq!(build_features(&inputs)[0].page_starts.len(), 3);
+        inputs.status[20].budget_remaining = Some(0.74);
+        inputs.slos[0].page_budget_fraction = None;
+        assert_eq!(build_features(&inputs)[0].page_starts.len(), 3);
     }
 
     #[test]

@@ -112,11 +112,18 @@ pub async fn gather(
     let infos = slos
         .iter()
         .filter_map(|slo| {
+            let objective = slo.objectives.first()?;
             Some(SloInfo {
                 name: slo.name.clone(),
                 service: slo.service.clone(),
-                target: slo.objectives.first()?.target,
+                target: objective.target,
                 window_secs: slo.window.period_ending_at(now)?.len_secs(),
+                page_budget_fraction: objective
+                    .conditions
+                    .iter()
+                    .filter(|c| matches!(c.severity, crate::slo::budget::Severity::Page))
+                    .map(|c| c.budget_fraction)
+                    .reduce(f64::min),
             })
         })
         .collect();

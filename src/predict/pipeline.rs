@@ -982,6 +982,8 @@ pub(crate) mod tests {
             service: None,
             target: 0.99,
             window_secs: 30 * DAY,
+            // The budget stays put while `creep` pages: every page counts.
+            page_budget_fraction: None,
         };
         PipelineInputs {
             now,
