@@ -79,12 +79,13 @@
 //! An episode is *minor* when it spent less of the budget than the SLO's smallest page
 //! condition stands for ([`SloInfo::page_budget_fraction`], 2% with the default `page 2%
 //! 1h 5m`): `budget_remaining` fell by less than that from the last point before the
-//! episode to the lowest point inside it. Burn-rate thresholds assume traffic spread evenly
-//! over the period; at a quiet hour a handful of events can burn above them, and an agent
-//! that logs every retry turns one rate-limited request into five bad events. A minor
-//! episode still makes its rows paging and the day after it unpredictable, but its start is
-//! not a page start: it is neither a label nor counts as having paged. An episode whose
-//! points carry no budget is not minor.
+//! episode through its points, counting falls only (a rise is old events leaving a
+//! rolling window, or a calendar period starting afresh). Burn-rate thresholds assume
+//! traffic spread evenly over the period; at a quiet hour a handful of events can burn
+//! above them, and an agent that logs every retry turns one rate-limited request into
+//! five bad events. A minor episode still makes its rows paging and the day after it
+//! unpredictable, but its start is not a page start: it is neither a label nor counts as
+//! having paged. An episode whose points carry no budget is not minor.
 //!
 //! # Error-ratio series
 //!
@@ -267,9 +268,11 @@ pub fn page_episodes(points: &[&StatusPoint]) -> Vec<(i64, i64)> {
 }
 
 /// Whether the page episode `(first, last)` of the time-sorted `points` spent less than
-/// `fraction` of the budget: the drop of `budget_remaining` from the last point before the
-/// episode (a full budget of 1 when that point has none) to its lowest within the episode.
-/// Not minor when the episode's points have no budget or there is no `fraction`.
+/// `fraction` of the budget: the sum of the falls of `budget_remaining` from the last point
+/// before the episode (a full budget of 1 when that point has none) through the episode's
+/// points. Rises are not counted: they are old events leaving a rolling window, or a
+/// calendar period starting afresh, not budget given back by the episode. Not minor when
+/// the episode's points have no budget or there is no `fraction`.
 fn minor_page(points: &[&StatusPoint], (first, last): (i64, i64), fraction: Option<f64>) -> bool {
     let Some(fraction) = fraction else {
         return false;
@@ -280,11 +283,16 @@ fn minor_page(points: &[&StatusPoint], (first, last): (i64, i64), fraction: Opti
         .checked_sub(1)
         .and_then(|i| finite(points[i].budget_remaining))
         .unwrap_or(1.0);
-    let lowest = points[start..end]
+    let inside: Vec<f64> = points[start..end]
         .iter()
         .filter_map(|p| finite(p.budget_remaining))
-        .reduce(f64::min);
-    lowest.is_some_and(|lowest| before - lowest < fraction)
+        .collect();
+    let spent: f64 = std::iter::once(before)
+        .chain(inside.iter().copied())
+        .zip(inside.iter())
+        .map(|(a, b)| (a - b).max(0.0))
+        .sum();
+    !inside.is_empty() && spent < fraction
 }
 
 fn finite(value: Option<f64>) -> Option<f64> {
@@ -893,14 +901,15 @@ mod tests {
     fn a_page_that_spent_less_than_a_page_condition_stands_for_is_minor() {
         let mut inputs = inputs();
         inputs.slos[0].page_budget_fraction = Some(0.02);
-        // Hourly points NOW - 40 h … NOW. Pages at - 38 h … - 37 h spend 0.80 → 0.75 (5%:
-        // kept); at - 20 h, 0.75 → 0.74 (1%: minor); at - 5 h the points have no budget
-        // (kept: nothing says it was small).
+        // Hourly points NOW - 40 h … NOW. Pages at - 38 h … - 37 h: a new calendar period
+        // lifts the budget from 0.80 to 0.99 at - 38 h, then the page spends it to 0.96 (3%:
+        // kept; the rise is not budget given back). At - 20 h, 0.96 → 0.95 (1%: minor). At
+        // - 5 h the points have no budget (kept: nothing says it was small).
         let budget = |k: i64| match k {
             39.. => Some(0.80),
-            38 => Some(0.78),
-            21..=37 => Some(0.75),
-            6..=20 => Some(0.74),
+            38 => Some(0.99),
+            21..=37 => Some(0.96),
+            6..=20 => Some(0.95),
             _ => None,
         };
         inputs.status = (0..=40)
@@ -923,9 +932,9 @@ mod tests {
         assert!(!f.has_paged_by(NOW - 39 * H) && f.has_paged_by(NOW - 38 * H));
 
         // Spending exactly the fraction is a page; without a fraction nothing is minor.
-        inputs.status[20].budget_remaining = Some(0.73);
+        inputs.status[20].budget_remaining = Some(0.94);
         assert_eq!(build_features(&inputs)[0].page_starts.len(), 3);
-        inputs.status[20].budget_remaining = Some(0.74);
+        inputs.status[20].budget_remaining = Some(0.95);
         inputs.slos[0].page_budget_fraction = None;
         assert_eq!(build_features(&inputs)[0].page_starts.len(), 3);
     }
