@@ -283,16 +283,16 @@ fn minor_page(points: &[&StatusPoint], (first, last): (i64, i64), fraction: Opti
         .checked_sub(1)
         .and_then(|i| finite(points[i].budget_remaining))
         .unwrap_or(1.0);
-    let inside: Vec<f64> = points[start..end]
+    let (mut previous, mut spent, mut measured) = (before, 0.0, false);
+    for budget in points[start..end]
         .iter()
         .filter_map(|p| finite(p.budget_remaining))
-        .collect();
-    let spent: f64 = std::iter::once(before)
-        .chain(inside.iter().copied())
-        .zip(inside.iter())
-        .map(|(a, b)| (a - b).max(0.0))
-        .sum();
-    !inside.is_empty() && spent < fraction
+    {
+        spent += (previous - budget).max(0.0);
+        previous = budget;
+        measured = true;
+    }
+    measured && spent < fraction
 }
 
 fn finite(value: Option<f64>) -> Option<f64> {

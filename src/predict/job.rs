@@ -121,7 +121,7 @@ pub async fn gather(
                 page_budget_fraction: objective
                     .conditions
                     .iter()
-                    .filter(|c| matches!(c.severity, crate::slo::budget::Severity::Page))
+                    .filter(|c| c.severity == crate::slo::budget::Severity::Page)
                     .map(|c| c.budget_fraction)
                     .reduce(f64::min),
             })
