@@ -249,8 +249,11 @@ enum EvalCommand {
         /// Bots in the simulated fleet.
         #[arg(long, default_value_t = 6)]
         bots: usize,
-        #[arg(long, default_value_t = 1)]
-        seed: u64,
+        /// The fleet's seed, or several, comma-separated: one fleet each, each in
+        /// `<data-dir>/seed-<N>`, and the figures where a precursor exists also pooled
+        /// over them (a fleet has too few incidents for a ratio to say much).
+        #[arg(long, value_delimiter = ',', default_value = "1")]
+        seed: Vec<u64>,
         /// The fleet's incidents: `default` (scheduled from the seed), SCENARIO@TIME,… or
         /// SCENARIO,… as in `vigil simulate`; `latency-creep,quota-exhaustion` tests
         /// prediction where every incident has a precursor.
@@ -718,21 +721,39 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         temp.path.clone()
                     }
                 };
-                eprintln!(
-                    "Fleet: simulating {fleet_days} days into {} …",
-                    dir.display()
-                );
-                let eval = runtime.block_on(vigil::predict::eval::evaluate_fleet(
-                    vigil::predict::eval::FleetEvalOptions {
-                        data_dir: dir,
-                        days: fleet_days,
-                        bots,
-                        seed,
-                        scenarios,
-                        end,
-                    },
-                ))?;
-                println!("{eval}");
+                let mut fleets = Vec::with_capacity(seed.len());
+                for &seed_n in &seed {
+                    let fleet_dir = if seed.len() > 1 {
+                        dir.join(format!("seed-{seed_n}"))
+                    } else {
+                        dir.clone()
+                    };
+                    eprintln!(
+                        "Fleet (seed {seed_n}): simulating {fleet_days} days into {} …",
+                        fleet_dir.display()
+                    );
+                    let eval = runtime.block_on(vigil::predict::eval::evaluate_fleet(
+                        vigil::predict::eval::FleetEvalOptions {
+                            data_dir: fleet_dir,
+                            days: fleet_days,
+                            bots,
+                            seed: seed_n,
+                            scenarios: scenarios.clone(),
+                            end,
+                        },
+                    ))?;
+                    if seed.len() > 1 {
+                        println!("=== Fleet of seed {seed_n} ===");
+                    }
+                    println!("{eval}");
+                    fleets.push((seed_n, eval));
+                }
+                if fleets.len() > 1 {
+                    match vigil::predict::eval::PooledFleets::new(&fleets) {
+                        Some(pooled) => println!("{pooled}"),
+                        None => println!("No fleet has page scores: nothing to pool."),
+                    }
+                }
             }
         }
         Command::Eval {

@@ -113,6 +113,26 @@ pub struct EventScore {
     pub lead_times_secs: Vec<i64>,
 }
 
+/// The normal quantile of a two-sided 95% interval.
+pub const Z_95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval, at 95%, of a proportion seen as `successes` of `trials`
+/// (recall: predicted of incidents; precision: true of episodes); `None` without trials.
+/// Event counts are small (a fleet has a handful of incidents a band can see), and the
+/// interval says how far a ratio of them may lie from the rate behind it. Unlike the
+/// normal approximation it stays inside [0, 1] and is not empty at 0 or at all of them.
+pub fn wilson_interval(successes: usize, trials: usize) -> Option<(f64, f64)> {
+    if trials == 0 {
+        return None;
+    }
+    let n = trials as f64;
+    let p = successes as f64 / n;
+    let z2 = Z_95 * Z_95;
+    let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
+    let half = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
 /// Scores firing steps against incident starts (all unix seconds); see the module docs.
 /// `firing` and `incident_starts` need not be sorted.
 pub fn score_events(
@@ -480,6 +500,28 @@ pub fn rolling_classifier(
 mod tests {
     use super::*;
     use crate::predict::classify::tests::{DAY, synthetic};
+
+    #[test]
+    fn wilson_intervals_match_hand_computation() {
+        // 8 of 10, z = 1.96: centre (0.8 + 0.19208) / 1.38415 = 0.71675; half-width
+        // 1.96 / 1.38415 * sqrt(0.016 + 0.009604) = 0.22658: [0.4902, 0.9433], as
+        // published tables of the Wilson score interval give for 8 of 10.
+        let (lo, hi) = wilson_interval(8, 10).unwrap();
+        assert!(
+            (lo - 0.4902).abs() < 1e-4 && (hi - 0.9433).abs() < 1e-4,
+            "{lo} {hi}"
+        );
+        // 0 of 5: from 0 to z² / (n + z²) = 3.8415 / 8.8415 = 0.4345.
+        let (lo, hi) = wilson_interval(0, 5).unwrap();
+        assert!(lo.abs() < 1e-12 && (hi - 0.4345).abs() < 1e-4, "{lo} {hi}");
+        // All of them: symmetric to none, from 1 - 0.4345 up to 1.
+        let (lo, hi) = wilson_interval(5, 5).unwrap();
+        assert!(
+            (lo - 0.5655).abs() < 1e-4 && (hi - 1.0).abs() < 1e-12,
+            "{lo} {hi}"
+        );
+        assert_eq!(wilson_interval(0, 0), None);
+    }
 
     #[test]
     fn event_scores_on_three_incidents_match_hand_count() {

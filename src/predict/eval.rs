@@ -26,9 +26,9 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use super::backtest::{EventScore, LeadBand};
+use super::backtest::{EventScore, LeadBand, wilson_interval};
 use super::backtest_fleet::{
-    FleetBacktestConfig, FleetReport, Warnings, backtest_features, opt, score_warnings,
+    FleetBacktestConfig, FleetReport, Warnings, backtest_features, pooled_score, score_warnings,
 };
 use super::features::{SloFeatures, build_features};
 use super::job::{PredictError, gather};
@@ -108,24 +108,9 @@ impl fmt::Display for FleetEval {
                 "\n== Where a precursor exists ==\n\
                  (recall over the incidents whose precursor began at least 2 h before the \
                  band's latest warning;\n precision as above: a warning that any incident \
-                 followed is a true alarm)"
+                 followed is a true alarm; [95% Wilson intervals])"
             )?;
-            writeln!(
-                f,
-                "{:<6} {:>9} {:>9} {:>6} {:>9}",
-                "band", "incidents", "predicted", "recall", "precision"
-            )?;
-            for s in &self.with_precursor {
-                writeln!(
-                    f,
-                    "{:<6} {:>9} {:>9} {:>6} {:>9}",
-                    s.band.name,
-                    s.incidents,
-                    s.predicted,
-                    opt(s.recall),
-                    opt(s.precision)
-                )?;
-            }
+            write_precursor_table(f, &self.with_precursor)?;
         }
         if let Some((_, first)) = self.by_scenario.first() {
             writeln!(
@@ -147,6 +132,104 @@ impl fmt::Display for FleetEval {
             }
         }
         Ok(())
+    }
+}
+
+/// The scores where a precursor exists of several fleets, summed band by band: recall over
+/// all their incidents, precision over all their warning episodes. A fleet has a handful of
+/// incidents a band can see, too few for a ratio to say much (its Wilson interval shows
+/// how little); pooled over fleets simulated from other seeds, the counts grow.
+#[derive(Debug, Clone)]
+pub struct PooledFleets {
+    /// The seeds of the fleets pooled.
+    pub seeds: Vec<u64>,
+    /// The seeds of fleets left out: they had no page scores (no model warned).
+    pub without_scores: Vec<u64>,
+    pub with_precursor: Vec<EventScore>,
+}
+
+impl PooledFleets {
+    /// Pools `(seed, evaluation)` pairs; `None` when none of them has page scores.
+    pub fn new(fleets: &[(u64, FleetEval)]) -> Option<Self> {
+        let (scored, unscored): (Vec<_>, Vec<_>) = fleets
+            .iter()
+            .partition(|(_, eval)| !eval.with_precursor.is_empty());
+        let first = &scored.first()?.1.with_precursor;
+        let with_precursor = first
+            .iter()
+            .enumerate()
+            .map(|(i, score)| {
+                let per_fleet: Vec<EventScore> = scored
+                    .iter()
+                    .map(|(_, eval)| eval.with_precursor[i].clone())
+                    .collect();
+                pooled_score(&per_fleet, &score.band)
+            })
+            .collect();
+        Some(Self {
+            seeds: scored.iter().map(|(seed, _)| *seed).collect(),
+            without_scores: unscored.iter().map(|(seed, _)| *seed).collect(),
+            with_precursor,
+        })
+    }
+}
+
+impl fmt::Display for PooledFleets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let seeds = |seeds: &[u64]| {
+            seeds
+                .iter()
+                .map(u64::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            f,
+            "== Where a precursor exists, pooled over {} fleets (seeds {}) ==",
+            self.seeds.len(),
+            seeds(&self.seeds)
+        )?;
+        if !self.without_scores.is_empty() {
+            writeln!(
+                f,
+                "(left out, without page scores: seeds {})",
+                seeds(&self.without_scores)
+            )?;
+        }
+        write_precursor_table(f, &self.with_precursor)
+    }
+}
+
+/// One row per band: incidents, predicted, recall, episodes, true ones and precision, each
+/// ratio with its 95% Wilson interval.
+fn write_precursor_table(f: &mut fmt::Formatter<'_>, scores: &[EventScore]) -> fmt::Result {
+    writeln!(
+        f,
+        "{:<6} {:>9} {:>9} {:>20} {:>9} {:>5} {:>20}",
+        "band", "incidents", "predicted", "recall", "episodes", "true", "precision"
+    )?;
+    for s in scores {
+        let true_alarms = s.episodes - s.false_alarms;
+        writeln!(
+            f,
+            "{:<6} {:>9} {:>9} {:>20} {:>9} {:>5} {:>20}",
+            s.band.name,
+            s.incidents,
+            s.predicted,
+            ratio_with_interval(s.predicted, s.incidents),
+            s.episodes,
+            true_alarms,
+            ratio_with_interval(true_alarms, s.episodes)
+        )?;
+    }
+    Ok(())
+}
+
+/// `0.80 [0.49, 0.94]`: the ratio and its 95% Wilson interval; `-` without trials.
+fn ratio_with_interval(successes: usize, trials: usize) -> String {
+    match wilson_interval(successes, trials) {
+        Some((lo, hi)) => format!("{:.2} [{lo:.2}, {hi:.2}]", successes as f64 / trials as f64),
+        None => "-".into(),
     }
 }
 
@@ -428,5 +511,63 @@ mod tests {
                 .iter()
                 .all(|s| s.precision == Some(0.5) && s.episodes == 4)
         );
+    }
+
+    #[test]
+    fn fleets_pool_their_counts_band_by_band() {
+        // 48 h where a precursor exists: 6 of 7 incidents and 9 true of 14 episodes on one
+        // fleet, 5 of 8 and 9 of 10 on another: 11 of 15 and 18 of 24 pooled. A third
+        // fleet without page scores is left out and named.
+        let band = LeadBand::new("48 h", 6 * H, 48 * H);
+        let score = |incidents, predicted, episodes, false_alarms| EventScore {
+            band: band.clone(),
+            incidents,
+            predicted,
+            recall: Some(predicted as f64 / incidents as f64),
+            episodes,
+            false_alarms,
+            precision: Some((episodes - false_alarms) as f64 / episodes as f64),
+            lead_times_secs: vec![H; predicted],
+        };
+        let fleet = |with_precursor| FleetEval {
+            days: 56.0,
+            records: 0,
+            incidents: Vec::new(),
+            all: FleetReport {
+                threshold: 0.5,
+                tuned_threshold: true,
+                pages: None,
+                slos: Vec::new(),
+                notes: Vec::new(),
+                warnings: None,
+            },
+            with_precursor,
+            by_scenario: Vec::new(),
+        };
+        let fleets = [
+            (2, fleet(vec![score(7, 6, 14, 5)])),
+            (4, fleet(vec![score(8, 5, 10, 1)])),
+            (9, fleet(Vec::new())),
+        ];
+        let pooled = PooledFleets::new(&fleets).expect("two fleets have scores");
+        assert_eq!(pooled.seeds, vec![2, 4]);
+        assert_eq!(pooled.without_scores, vec![9]);
+        let s = &pooled.with_precursor[0];
+        assert_eq!(
+            (s.incidents, s.predicted, s.episodes, s.false_alarms),
+            (15, 11, 24, 6)
+        );
+        // 11/15 = 0.733 and 18/24 = 0.75, with Wilson intervals [0.48, 0.89] and
+        // [0.55, 0.88] (z = 1.96: centres 0.6858 and 0.7155, half-widths 0.2053 and 0.1645).
+        let table = pooled.to_string();
+        assert!(table.contains("seeds 2, 4"), "{table}");
+        assert!(
+            table.contains("left out, without page scores: seeds 9"),
+            "{table}"
+        );
+        assert!(table.contains("0.73 [0.48, 0.89]"), "{table}");
+        assert!(table.contains("0.75 [0.55, 0.88]"), "{table}");
+
+        assert!(PooledFleets::new(&fleets[2..]).is_none());
     }
 }
