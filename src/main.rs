@@ -707,6 +707,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             init_logging(&load_config(None)?, cli.log_format);
             let scenarios = parse_scenarios(&scenarios)?;
             let end = parse_fleet_end(&end)?;
+            if let Some(twice) = seed
+                .iter()
+                .enumerate()
+                .find_map(|(i, s)| seed[..i].contains(s).then_some(s))
+            {
+                anyhow::bail!(
+                    "--seed {twice} is given twice: each seed is one fleet, and pooling the \
+                     same fleet twice would count its incidents twice"
+                );
+            }
             eprintln!("NAB: forecasts and lead times …");
             let report = vigil::predict::nab_eval::evaluate_nab(&nab_dir).with_context(|| {
                 format!("cannot evaluate on the NAB corpus in {}", nab_dir.display())

@@ -90,6 +90,22 @@ fn eval_predict_refuses_an_end_it_cannot_read_before_simulating() {
 }
 
 #[test]
+fn eval_predict_refuses_a_seed_given_twice_before_simulating() {
+    let temp = tempfile::tempdir().unwrap();
+    let output = Command::new(vigil_bin())
+        .args(["eval", "predict", "--fleet-days", "1", "--seed", "5,6,5"])
+        .arg("--data-dir")
+        .arg(temp.path().join("fleets"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert!(stderr.contains("--seed 5 is given twice"), "{stderr}");
+    assert!(output.stdout.is_empty());
+    assert!(!temp.path().join("fleets").exists());
+}
+
+#[test]
 fn a_day_of_history_gives_no_page_probability_and_says_why() {
     let (_temp, data_dir) = a_day_of_status();
     let stdout = predict(&data_dir);
