@@ -143,7 +143,8 @@ impl fmt::Display for FleetEval {
 pub struct PooledFleets {
     /// The seeds of the fleets pooled.
     pub seeds: Vec<u64>,
-    /// The seeds of fleets left out: they had no page scores (no model warned).
+    /// The seeds of fleets left out: they had no page scores (the classifier could not be
+    /// evaluated on them), so their incidents are not in the sums.
     pub without_scores: Vec<u64>,
     pub with_precursor: Vec<EventScore>,
 }
@@ -192,7 +193,7 @@ impl fmt::Display for PooledFleets {
         if !self.without_scores.is_empty() {
             writeln!(
                 f,
-                "(left out, without page scores: seeds {})",
+                "(not pooled: seeds {}, without page scores; their incidents are not counted)",
                 seeds(&self.without_scores)
             )?;
         }
@@ -562,7 +563,7 @@ mod tests {
         let table = pooled.to_string();
         assert!(table.contains("seeds 2, 4"), "{table}");
         assert!(
-            table.contains("left out, without page scores: seeds 9"),
+            table.contains("not pooled: seeds 9, without page scores"),
             "{table}"
         );
         assert!(table.contains("0.73 [0.48, 0.89]"), "{table}");
