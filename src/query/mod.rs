@@ -378,7 +378,17 @@ fn describe_error(error: DataFusionError, limits: &QueryLimits) -> QueryError {
 
 /// Runs one query's execution on threads of its own: a runtime per query, so the OS
 /// shares the cores between running queries (and with ingest) however long one of them
-/// computes without yielding. The slot (`permit`) is held until the work ends.
+/// computes without yielding. The slot (`permit`) is held until the work ends and the
+/// query's threads are gone.
+///
+/// No thread here is let go of (detached) while it may be exiting. glibc's
+/// `pthread_detach` marks a thread detached and then reads the thread's descriptor, which
+/// lies on the thread's stack; a thread that exits in between frees that stack, and one
+/// as large as these (above glibc's stack cache) is unmapped, so the read faults. Shutting
+/// the runtime down in the background detached its workers just as they exited, and a
+/// slo_status backfill of a simulated fleet, thousands of queries, died of it once. So the
+/// driver drops the runtime, which joins its threads, and it starts its work only after
+/// its own handle was let go of.
 fn run_on_own_threads(
     work: impl std::future::Future<Output = ()> + Send + 'static,
     permit: tokio::sync::OwnedSemaphorePermit,
@@ -393,16 +403,22 @@ fn run_on_own_threads(
         .enable_all()
         .build()
         .map_err(|e| QueryError::Busy(format!("cannot start threads for the query: {e}")))?;
-    std::thread::Builder::new()
+    let (detached, wait_for_detach) = std::sync::mpsc::channel::<()>();
+    let driver = std::thread::Builder::new()
         .name("vigil-query-driver".into())
         .stack_size(64 << 20)
         .spawn(move || {
+            // An error means the spawner is gone, and with it the handle: go on.
+            let _ = wait_for_detach.recv();
             let _permit = permit;
             runtime.block_on(work);
-            // Tasks the query spawned and left behind are not waited for.
-            runtime.shutdown_background();
+            // Tasks the query spawned and left behind are dropped, not run to their end;
+            // blocking calls under way finish first. The threads are joined.
+            drop(runtime);
         })
         .map_err(|e| QueryError::Busy(format!("cannot start a thread for the query: {e}")))?;
+    drop(driver);
+    let _ = detached.send(());
     Ok(())
 }
 
