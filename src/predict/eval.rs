@@ -68,6 +68,11 @@ pub enum FleetEvalError {
     Job(#[from] crate::slo::job::JobError),
     #[error("ground truth {0}: {1}")]
     GroundTruth(PathBuf, String),
+    #[error(
+        "{0} holds data but no ground truth: an earlier evaluation stopped before it \
+         finished (or the directory is not one); remove it or choose an empty directory"
+    )]
+    Unfinished(PathBuf),
 }
 
 /// The backtests, with what was simulated.
@@ -324,6 +329,14 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
         ),
         Err(_) => None,
     };
+    // Without its ground truth a directory that holds anything is a simulation that
+    // stopped part way (or not ours): simulating into it would add a second history.
+    let holds_something = std::fs::read_dir(&config.data_dir)
+        .map(|mut entries| entries.next().is_some())
+        .unwrap_or(false);
+    if reused.is_none() && holds_something {
+        return Err(FleetEvalError::Unfinished(config.data_dir.clone()));
+    }
     let catalog = crate::slo::engine::load_catalog(true, &[]).map_err(DemoError::from)?;
     let simulated = match reused {
         Some(simulated) => {
@@ -512,6 +525,30 @@ mod tests {
                 .iter()
                 .all(|s| s.precision == Some(0.5) && s.episodes == 4)
         );
+    }
+
+    #[tokio::test]
+    async fn a_directory_with_data_but_no_ground_truth_is_refused_untouched() {
+        // What a simulation that stopped part way leaves: data, no ground truth.
+        let temp = tempfile::tempdir().unwrap();
+        let dir = temp.path().join("fleet");
+        std::fs::create_dir_all(dir.join("spans")).unwrap();
+        let options = FleetEvalOptions {
+            data_dir: dir.clone(),
+            days: 1.0,
+            bots: 1,
+            seed: 1,
+            scenarios: ScenarioSelection::default(),
+            end: 1_780_000_000,
+        };
+        let error = evaluate_fleet(options).await.unwrap_err();
+        assert!(
+            matches!(&error, FleetEvalError::Unfinished(d) if *d == dir),
+            "{error}"
+        );
+        assert!(error.to_string().contains("no ground truth"), "{error}");
+        let left: Vec<_> = std::fs::read_dir(&dir).unwrap().collect();
+        assert_eq!(left.len(), 1, "nothing was added");
     }
 
     #[test]
