@@ -40,7 +40,7 @@ use serde::{Deserialize, Serialize};
 use crate::predict::classify::{BurnClassifier, ClassifyError, FeatureRow, TrainConfig};
 use crate::predict::forecast::{
     ForecastConfig, ForecastError, ModelKind, forecast, forecast_budget, forecast_with,
-    mean_abs_diff,
+    mean_abs_diff, normal_quantile,
 };
 
 const DAY_SECS: i64 = 86_400;
@@ -113,9 +113,6 @@ pub struct EventScore {
     pub lead_times_secs: Vec<i64>,
 }
 
-/// The normal quantile of a two-sided 95% interval.
-pub const Z_95: f64 = 1.959_963_984_540_054;
-
 /// The Wilson score interval, at 95%, of a proportion seen as `successes` of `trials`
 /// (recall: predicted of incidents; precision: true of episodes); `None` without trials.
 /// Event counts are small (a fleet has a handful of incidents a band can see), and the
@@ -127,9 +124,10 @@ pub fn wilson_interval(successes: usize, trials: usize) -> Option<(f64, f64)> {
     }
     let n = trials as f64;
     let p = successes as f64 / n;
-    let z2 = Z_95 * Z_95;
+    let z = normal_quantile(0.975);
+    let z2 = z * z;
     let centre = (p + z2 / (2.0 * n)) / (1.0 + z2 / n);
-    let half = Z_95 / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
+    let half = z / (1.0 + z2 / n) * (p * (1.0 - p) / n + z2 / (4.0 * n * n)).sqrt();
     Some(((centre - half).max(0.0), (centre + half).min(1.0)))
 }
 

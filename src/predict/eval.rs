@@ -331,10 +331,12 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
     };
     // Without its ground truth a directory that holds anything is a simulation that
     // stopped part way (or not ours): simulating into it would add a second history.
-    let holds_something = std::fs::read_dir(&config.data_dir)
-        .map(|mut entries| entries.next().is_some())
-        .unwrap_or(false);
-    if reused.is_none() && holds_something {
+    let holds_something = || {
+        std::fs::read_dir(&config.data_dir)
+            .map(|mut entries| entries.next().is_some())
+            .unwrap_or(false)
+    };
+    if reused.is_none() && holds_something() {
         return Err(FleetEvalError::Unfinished(config.data_dir.clone()));
     }
     let catalog = crate::slo::engine::load_catalog(true, &[]).map_err(DemoError::from)?;
