@@ -72,7 +72,10 @@
 //! history = "35d"                  # what the models learn from
 //! budget_warning = "48h"           # alert when a budget is forecast to run out this soon
 //! page_horizon = "48h"             # alert when a page within this is likely (1h, 6h, 48h)
-//! # page_probability = 0.5         # how likely; unset: the threshold each model learned
+//! # page_probability = 0.5         # how likely; unset: the rule below at 48h, else the
+//!                                  # threshold each model learned
+//! precursor_hours = 4.0            # 48h: alert when rate limiting touched this many of the
+//!                                  # last 24 hours (weighted by relevance); 0: learned
 //!
 //! [log]
 //! format = "text"                  # or "json"
@@ -317,6 +320,10 @@ pub struct PredictConfig {
     pub page_probability: Option<f64>,
     /// The page-probability horizon that alerts: one of the classifier's (1h, 6h, 48h).
     pub page_horizon: HumanDuration,
+    /// At a day-scale `page_horizon` without `page_probability`: alert when an SLO's
+    /// relevance-weighted rate-limited hours of the last day reach this (0: the threshold
+    /// the model learned instead).
+    pub precursor_hours: f64,
 }
 
 impl Default for PredictConfig {
@@ -328,6 +335,7 @@ impl Default for PredictConfig {
             budget_warning: HumanDuration(Duration::from_secs(48 * 3_600)),
             page_probability: None,
             page_horizon: HumanDuration(Duration::from_secs(48 * 3_600)),
+            precursor_hours: crate::predict::precursor::DEFAULT_LEVEL,
         }
     }
 }
@@ -468,6 +476,11 @@ impl Config {
             && !(0.0..=1.0).contains(&p)
         {
             return Err("predict.page_probability is a probability in [0, 1]".into());
+        }
+        if !(0.0..=24.0).contains(&self.predict.precursor_hours) {
+            return Err(
+                "predict.precursor_hours is a number of hours in the last day, in [0, 24]".into(),
+            );
         }
         let horizon = self.predict.page_horizon.0.as_secs();
         if !crate::predict::classify::DEFAULT_HORIZONS_SECS
@@ -644,6 +657,9 @@ mod tests {
             Config::parse("[predict]\npage_probability = 0.3\npage_horizon = \"6h\"\n").unwrap();
         assert_eq!(fixed.predict.page_probability, Some(0.3));
         assert_eq!(fixed.predict.page_horizon.0, Duration::from_secs(6 * 3_600));
+        assert_eq!(c.predict.precursor_hours, 4.0);
+        let learned = Config::parse("[predict]\nprecursor_hours = 0\n").unwrap();
+        assert_eq!(learned.predict.precursor_hours, 0.0);
     }
 
     #[test]
@@ -682,6 +698,8 @@ mod tests {
             ("[postgres]\nauth = \"md5\"\n", "md5"),
             ("[predict]\npage_probability = 1.5\n", "page_probability"),
             ("[predict]\npage_horizon = \"12h\"\n", "not 43200s"),
+            ("[predict]\nprecursor_hours = 25\n", "precursor_hours"),
+            ("[predict]\nprecursor_hours = -1.0\n", "precursor_hours"),
         ] {
             let e = Config::parse(text).unwrap_err();
             assert!(e.contains(named), "{text}: {e}");

@@ -38,10 +38,11 @@ use crate::predict::backtest::{
     BacktestError, EventScore, ForecastBacktest, LeadBand, RollingForecastConfig, rolling_forecast,
     score_events,
 };
-use crate::predict::classify::TrainConfig;
+use crate::predict::classify::{SHORT_HORIZON_MAX_SECS, TrainConfig};
 use crate::predict::features::{HOUR_SECS, PipelineInputs, SloFeatures, build_features};
 use crate::predict::forecast::ForecastConfig;
 use crate::predict::pipeline::{predicts_horizon, train_pooled};
+use crate::predict::precursor::PrecursorRule;
 
 const DAY_SECS: i64 = 86_400;
 
@@ -56,6 +57,9 @@ pub struct FleetBacktestConfig {
     /// Instead of `threshold`, warn at each origin's learned threshold, as the nightly job
     /// does ([`crate::predict::threshold`]; no warning when none was learned).
     pub tune_threshold: bool,
+    /// The day-scale horizons warn by this rule instead, with or without a model, as the
+    /// nightly job does by default ([`crate::predict::precursor`]).
+    pub precursor: Option<PrecursorRule>,
     /// One band per entry of `train.horizons_secs`, in the same order.
     pub bands: Vec<LeadBand>,
     /// Hours forecast at each error-ratio origin.
@@ -69,6 +73,7 @@ impl Default for FleetBacktestConfig {
             initial_days: 7,
             threshold: 0.5,
             tune_threshold: false,
+            precursor: None,
             bands: LeadBand::defaults(),
             forecast_horizon: 48,
         }
@@ -111,6 +116,10 @@ pub struct FleetReport {
     /// [`FleetBacktestConfig::tune_threshold`]).
     #[serde(default)]
     pub tuned_threshold: bool,
+    /// The level of the precursor rule the day-scale bands warned by, when they did
+    /// (see [`FleetBacktestConfig::precursor`]).
+    #[serde(default)]
+    pub precursor_level: Option<f64>,
     /// `None` when the classifier evaluation could not run (reason in `notes`).
     pub pages: Option<PooledBacktest>,
     pub slos: Vec<SloBacktest>,
@@ -223,6 +232,20 @@ pub fn rolling_warnings(
     while origin < last {
         let classifier = train_pooled(fleet, origin, &config.train)?;
         for (i, &h) in config.train.horizons_secs.iter().enumerate() {
+            if let Some(rule) = config.precursor.filter(|_| PrecursorRule::covers(h)) {
+                for (slo, slo_firing) in fleet.iter().zip(firing.iter_mut()) {
+                    if !rule.has_history(slo, origin) {
+                        continue;
+                    }
+                    let (from, to) = day_after(slo, origin);
+                    for j in from..to {
+                        if slo.predictable(j) && rule.warns(&slo.rows[j]) {
+                            slo_firing[i].push(slo.rows[j].time);
+                        }
+                    }
+                }
+                continue;
+            }
             let Some(model) = classifier.model(h) else {
                 without_model[i] += 1;
                 continue;
@@ -239,8 +262,7 @@ pub fn rolling_warnings(
                 if !predicts_horizon(slo, origin, h) {
                     continue;
                 }
-                let from = slo.rows.partition_point(|r| r.time < origin);
-                let to = slo.rows.partition_point(|r| r.time < origin + DAY_SECS);
+                let (from, to) = day_after(slo, origin);
                 for j in from..to {
                     if slo.predictable(j) && model.probability(&slo.rows[j]) >= threshold {
                         slo_firing[i].push(slo.rows[j].time);
@@ -264,6 +286,14 @@ pub fn rolling_warnings(
             .zip(without_model)
             .collect(),
     })
+}
+
+/// The indices of `slo`'s rows in the day from `origin` on.
+fn day_after(slo: &SloFeatures, origin: i64) -> (usize, usize) {
+    (
+        slo.rows.partition_point(|r| r.time < origin),
+        slo.rows.partition_point(|r| r.time < origin + DAY_SECS),
+    )
 }
 
 /// Scores `warnings` against `incidents` (`(slo, start)`; empty: the page starts), one band
@@ -339,6 +369,7 @@ pub fn backtest_features(
     let mut report = FleetReport {
         threshold: config.threshold,
         tuned_threshold: config.tune_threshold,
+        precursor_level: config.precursor.map(|r| r.level),
         pages: None,
         slos: Vec::new(),
         notes: Vec::new(),
@@ -435,6 +466,14 @@ impl fmt::Display for FleetReport {
                         format!("threshold {:.2}", self.threshold)
                     }
                 )?;
+                if let Some(level) = self.precursor_level {
+                    writeln!(
+                        f,
+                        "  bands beyond {} h: a warning when the relevance-weighted rate-limited \
+                         hours of the last day reach {level} (precursor rule), not a probability",
+                        SHORT_HORIZON_MAX_SECS / HOUR_SECS
+                    )?;
+                }
                 writeln!(
                     f,
                     "{:<6} {:>9} {:>9} {:>6} {:>8} {:>6} {:>9} {:>10}",
@@ -597,6 +636,65 @@ mod tests {
             assert_eq!(warnings.firing[1][horizon], never_paged, "{horizon}");
             assert_eq!(warnings.firing[2][horizon], never_paged, "{horizon}");
         }
+    }
+
+    #[test]
+    fn the_precursor_rule_decides_the_day_scale_band_from_the_first_origin() {
+        // The fleet of the test above; quiet never pages, so no classifier warning could
+        // come from it. Hand-set rate-limited hours on quiet: 9 at 100 h (before the first
+        // origin, day 8 = 192 h), 5 at 200 h, 3.9 at 201 h, 4 at 220 h; 10 on creep at
+        // 208 h, where it pages (not predictable).
+        let pages: Vec<i64> = (0..8).map(|k| START + 34 * H + k * 29 * H).collect();
+        let mut fleet = build_features(&fleet_inputs(10, &pages, None));
+        let mut set = |slo: usize, hour: i64, hours: f64| {
+            let row = fleet[slo]
+                .rows
+                .iter_mut()
+                .find(|r| r.time == START + hour * H)
+                .expect("row");
+            row.rate_limited_hours_24h = hours;
+        };
+        for (hour, hours) in [(100, 9.0), (200, 5.0), (201, 3.9), (220, 4.0)] {
+            set(1, hour, hours);
+        }
+        set(0, 208, 10.0);
+        let rule = |min_days| PrecursorRule {
+            level: 4.0,
+            min_days,
+        };
+        let config = |min_days| FleetBacktestConfig {
+            // A probability of 2 never warns: only the rule can.
+            threshold: 2.0,
+            precursor: Some(rule(min_days)),
+            ..FleetBacktestConfig::default()
+        };
+        let warnings = rolling_warnings(&fleet, &config(7.0), START + 8 * DAY).expect("trained");
+        assert_eq!(warnings.firing[1][2], [START + 200 * H, START + 220 * H]);
+        assert!(warnings.firing[0][2].is_empty());
+        assert!(warnings.firing[2][2].is_empty());
+        // The hour-scale horizons keep the probability threshold: nothing warns there.
+        assert!(
+            warnings
+                .firing
+                .iter()
+                .all(|f| f[0].is_empty() && f[1].is_empty())
+        );
+        // The rule answers for the 48 h band on both days, with or without a model.
+        assert_eq!(warnings.days_without_model[2], (48 * H, 0));
+
+        // With 8.5 days of history required, day 8 is silent and day 9 (216 h on) is not.
+        let warnings = rolling_warnings(&fleet, &config(8.5), START + 8 * DAY).expect("trained");
+        assert_eq!(warnings.firing[1][2], [START + 220 * H]);
+
+        let report = backtest_features(&fleet, &[], &config(7.0));
+        assert_eq!(report.precursor_level, Some(4.0));
+        assert!(
+            report.to_string().contains(
+                "bands beyond 6 h: a warning when the relevance-weighted rate-limited hours \
+                 of the last day reach 4 (precursor rule)"
+            ),
+            "{report}"
+        );
     }
 
     #[test]

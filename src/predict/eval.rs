@@ -32,6 +32,7 @@ use super::backtest_fleet::{
 };
 use super::features::{SloFeatures, build_features};
 use super::job::{PredictError, gather};
+use super::pipeline::PipelineConfig;
 use crate::config::Config;
 use crate::demo::DemoError;
 use crate::sim::{ScenarioKind, ScenarioSelection};
@@ -374,8 +375,10 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
     let start = now - (simulated.days * 86_400.0) as i64;
     let (_store, query) = crate::demo::open_store(&config).await?;
     let inputs = gather(&query, &catalog.slos, now, now - start).await?;
+    // Warn as the nightly job does by default.
     let config = FleetBacktestConfig {
         tune_threshold: true,
+        precursor: PipelineConfig::default().precursor_rule(),
         ..FleetBacktestConfig::default()
     };
     let fleet = build_features(&inputs);
@@ -576,6 +579,7 @@ mod tests {
             all: FleetReport {
                 threshold: 0.5,
                 tuned_threshold: true,
+                precursor_level: None,
                 pages: None,
                 slos: Vec::new(),
                 notes: Vec::new(),

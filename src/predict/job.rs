@@ -97,6 +97,7 @@ pub fn pipeline_config(config: &PredictConfig) -> PipelineConfig {
         budget_warning_hours: config.budget_warning.0.as_secs_f64() / 3_600.0,
         page_warning_probability: config.page_probability,
         page_warning_horizon_secs: config.page_horizon.0.as_secs() as i64,
+        precursor_level: Some(config.precursor_hours),
         ..PipelineConfig::default()
     }
 }
@@ -716,10 +717,10 @@ pub fn warning_signals(warnings: &[PredictiveWarning], slos: &[Slo]) -> Vec<Sign
                     format!(
                         "Predicted by the {} run of Vigil's prediction job; see the \
                          predictions table for the forecast and its interval.",
-                        if w.kind == "budget_exhaustion" {
-                            "error-budget forecast of the"
-                        } else {
-                            "page classifier of the"
+                        match w.kind.as_str() {
+                            "budget_exhaustion" => "error-budget forecast of the",
+                            "rate_limit_precursor" => "rate-limit precursor rule of the",
+                            _ => "page classifier of the",
                         }
                     ),
                 );
@@ -731,10 +732,10 @@ pub fn warning_signals(warnings: &[PredictiveWarning], slos: &[Slo]) -> Vec<Sign
                 signal = signal.label("service", service);
             }
             signal.values.insert(
-                if w.kind == "budget_exhaustion" {
-                    "hours_to_exhaustion".into()
-                } else {
-                    "probability".into()
+                match w.kind.as_str() {
+                    "budget_exhaustion" => "hours_to_exhaustion".into(),
+                    "rate_limit_precursor" => "rate_limited_hours".into(),
+                    _ => "probability".into(),
                 },
                 w.value,
             );
@@ -930,6 +931,31 @@ mod tests {
     use crate::predict::classify::{FEATURE_NAMES, HorizonFit};
     use crate::predict::pipeline::tests::{DAY, H, START, creep_pages, fleet_inputs};
     use crate::predict::pipeline::{PipelineConfig, never_paged_note};
+
+    #[test]
+    fn a_precursor_warning_becomes_a_predictive_page_alert_with_its_hours() {
+        let warning = PredictiveWarning {
+            target: "codex-availability".into(),
+            kind: "rate_limit_precursor".into(),
+            summary: "codex-availability: rate limiting spread over 6.0 …".into(),
+            value: 6.0,
+            horizon_hours: 48.0,
+            exhausts_at: None,
+        };
+        let [signal] = warning_signals(&[warning], &[])
+            .try_into()
+            .expect("one signal");
+        assert_eq!(signal.alertname, PAGE_ALERT);
+        assert_eq!(signal.labels["type"], "predictive");
+        assert_eq!(signal.labels["slo"], "codex-availability");
+        assert_eq!(signal.values.get("rate_limited_hours"), Some(&6.0));
+        assert!(!signal.values.contains_key("probability"));
+        assert!(
+            signal.annotations["description"].contains("rate-limit precursor rule"),
+            "{:?}",
+            signal.annotations
+        );
+    }
 
     #[test]
     fn the_summary_tells_a_classifier_without_page_rows_from_none_at_all() {

@@ -21,8 +21,10 @@
 //!                                              │          error-ratio series per SLO
 //!                                              ├──► pipeline::run ──► predictions rows, warnings,
 //!                                              │      │               pooled classifier, cards
-//!                                              │      └──► threshold ──► each horizon's learned
-//!                                              │                         warning probability
+//!                                              │      ├──► threshold ──► each horizon's learned
+//!                                              │      │                  warning probability
+//!                                              │      └──► precursor ──► the 48 h warning: rate
+//!                                              │                         limiting spreading
 //!                                              └──► backtest_fleet ──► rolling-origin FleetReport
 //! ```
 //!
@@ -45,4 +47,5 @@ pub mod forecast;
 pub mod job;
 pub mod nab_eval;
 pub mod pipeline;
+pub mod precursor;
 pub mod threshold;

@@ -77,6 +77,7 @@ use crate::predict::classify::{
 };
 use crate::predict::features::{AFTER_PAGE_SECS, HOUR_SECS, SloFeatures, slo_features};
 use crate::predict::forecast::{Forecast, ForecastConfig, forecast, forecast_budget};
+use crate::predict::precursor::{self, PrecursorRule};
 use crate::predict::threshold;
 
 pub use crate::predict::features::{
@@ -111,10 +112,14 @@ pub struct PipelineConfig {
     /// Warn when the budget is forecast to run out within this many hours.
     pub budget_warning_hours: f64,
     /// Warn when the page probability at [`Self::page_warning_horizon_secs`] reaches this;
-    /// `None`: the threshold that horizon's model learned ([`crate::predict::threshold`]),
-    /// and no warning when it learned none.
+    /// `None`: the precursor rule at a day-scale horizon ([`Self::precursor_level`]), else
+    /// the threshold that horizon's model learned ([`crate::predict::threshold`]), and no
+    /// warning when it learned none.
     pub page_warning_probability: Option<f64>,
     pub page_warning_horizon_secs: i64,
+    /// Level of the precursor rule the day-scale horizons warn by
+    /// ([`crate::predict::precursor`]); `None` or 0: their learned thresholds instead.
+    pub precursor_level: Option<f64>,
     /// Days at the end of the history held out for the card figures (0 = none).
     pub card_holdout_days: i64,
     /// Lower bound of `SeriesHour` forecasts (0: counts, tokens, cost, durations).
@@ -131,9 +136,30 @@ impl Default for PipelineConfig {
             budget_warning_hours: 48.0,
             page_warning_probability: None,
             page_warning_horizon_secs: 48 * HOUR_SECS,
+            precursor_level: Some(precursor::DEFAULT_LEVEL),
             card_holdout_days: 3,
             series_floor: Some(0.0),
         }
+    }
+}
+
+impl PipelineConfig {
+    /// The rule the day-scale horizons warn by: none when a page probability is configured
+    /// (it replaces every learned level) or the level is unset or 0.
+    pub fn precursor_rule(&self) -> Option<PrecursorRule> {
+        match (self.page_warning_probability, self.precursor_level) {
+            (None, Some(level)) if level > 0.0 => Some(PrecursorRule {
+                level,
+                min_days: self.train.min_days,
+            }),
+            _ => None,
+        }
+    }
+
+    /// The precursor rule, when it decides the warnings of the alerting horizon.
+    fn alerting_precursor(&self) -> Option<PrecursorRule> {
+        self.precursor_rule()
+            .filter(|_| PrecursorRule::covers(self.page_warning_horizon_secs))
     }
 }
 
@@ -162,10 +188,11 @@ pub struct PredictionRow {
 pub struct PredictiveWarning {
     /// The SLO.
     pub target: String,
-    /// `"budget_exhaustion"` or `"page_probability"`.
+    /// `"budget_exhaustion"`, `"page_probability"` or `"rate_limit_precursor"`.
     pub kind: String,
     pub summary: String,
-    /// Hours until exhaustion, or the probability.
+    /// Hours until exhaustion, the probability, or the relevance-weighted rate-limited
+    /// hours of the last day.
     pub value: f64,
     pub horizon_hours: f64,
     pub exhausts_at: Option<i64>,
@@ -292,8 +319,67 @@ pub fn run(
     progress(Stage::Features, total, total);
 
     train_stage(inputs, &fleet, config, &mut out, progress);
+    precursor_warnings(now, &fleet, config, &mut out);
     forecast_stage(inputs, &fleet, config, &mut out, progress);
     out
+}
+
+/// The warnings of the precursor rule, when it decides the alerting horizon's
+/// ([`crate::predict::precursor`]), with the page probability of that horizon in the summary
+/// when the classifier gave one.
+fn precursor_warnings(
+    now: i64,
+    fleet: &[SloFeatures],
+    config: &PipelineConfig,
+    out: &mut PipelineOutput,
+) {
+    let Some(rule) = config.alerting_precursor() else {
+        return;
+    };
+    let horizon_secs = config.page_warning_horizon_secs;
+    let horizon_hours = horizon_secs as f64 / HOUR_SECS as f64;
+    for slo in fleet {
+        // Why an SLO without a row now gets nothing is already in the notes.
+        let Ok((row, _)) = page_probability_row(slo, now) else {
+            continue;
+        };
+        if !rule.has_history(slo, now) {
+            out.notes.push(rule.short_history_note(&slo.slo));
+            continue;
+        }
+        if !rule.warns(row) {
+            continue;
+        }
+        let probability = out
+            .predictions
+            .iter()
+            .find(|p| p.kind == "page" && p.target == slo.slo && p.horizon_hours == horizon_hours)
+            .and_then(|p| p.probability)
+            .map(|p| {
+                format!(
+                    "; {:.0} % probability that a page starts within {}",
+                    100.0 * p,
+                    horizon_label(horizon_secs)
+                )
+            })
+            .unwrap_or_default();
+        out.warnings.push(PredictiveWarning {
+            target: slo.slo.clone(),
+            kind: "rate_limit_precursor".into(),
+            summary: format!(
+                "{}: rate limiting spread over {:.1} of the last 24 hours, weighted by how \
+                 closely its errors follow it (warns from {}): a quota may run out within {}{}",
+                slo.slo,
+                row.rate_limited_hours_24h,
+                rule.level,
+                horizon_label(horizon_secs),
+                probability
+            ),
+            value: row.rate_limited_hours_24h,
+            horizon_hours,
+            exhausts_at: None,
+        });
+    }
 }
 
 fn train_stage(
@@ -321,8 +407,12 @@ fn train_stage(
             reported = true;
         }
     }
-    let warn_at = page_warning_threshold(&classifier, config.page_warning_horizon_secs, config);
-    if classifier.model(config.page_warning_horizon_secs).is_some() && warn_at.is_none() {
+    let warn_at = page_warning_threshold(&classifier, config.page_warning_horizon_secs, config)
+        .filter(|_| config.alerting_precursor().is_none());
+    if classifier.model(config.page_warning_horizon_secs).is_some()
+        && warn_at.is_none()
+        && config.alerting_precursor().is_none()
+    {
         out.notes.push(format!(
             "the {} page probability raises no alert: on its training period no threshold \
              warned of a page with at least {} times the precision of warning all the time \
@@ -481,6 +571,7 @@ fn classifier_holdout_metrics(
         initial_days: history_days,
         threshold: config.page_warning_probability.unwrap_or_default(),
         tune_threshold: config.page_warning_probability.is_none(),
+        precursor: config.precursor_rule(),
         bands,
         ..FleetBacktestConfig::default()
     };
@@ -1091,6 +1182,91 @@ pub(crate) mod tests {
         };
         assert_eq!(fixed(creep), 1);
         assert_eq!(fixed(creep.next_up()), 0);
+    }
+
+    #[test]
+    fn at_48_h_the_precursor_rule_warns_instead_of_a_learned_probability() {
+        let inputs = fleet_inputs(21, &creep_pages(), None);
+        let now = inputs.now;
+        // No service rows: every rate-limited hour is 0 and nothing warns at 48 h, neither
+        // the rule nor a learned probability (the rule replaces it).
+        let out = run(&inputs, &PipelineConfig::default(), &mut |_, _, _| {});
+        assert!(
+            out.warnings.iter().all(|w| w.kind == "budget_exhaustion"),
+            "{:?}",
+            out.warnings
+        );
+
+        // Hand-set hours at now: quiet 5 (warns), burning 3.9 (below the level of 4).
+        let mut fleet = crate::predict::features::build_features(&inputs);
+        for (slo, hours) in [(1, 5.0), (2, 3.9)] {
+            let row = fleet[slo].rows.last_mut().expect("rows");
+            assert_eq!(row.time, now);
+            row.rate_limited_hours_24h = hours;
+        }
+        let warnings = |config: &PipelineConfig| {
+            let mut out = PipelineOutput::empty("v");
+            out.predictions.push(PredictionRow {
+                time: now,
+                target: "quiet".into(),
+                kind: "page".into(),
+                horizon_hours: 48.0,
+                for_time: now + 48 * H,
+                forecast: None,
+                lower: None,
+                upper: None,
+                probability: Some(0.25),
+                exhausts_at: None,
+                model: CLASSIFIER_MODEL.into(),
+                model_version: "v".into(),
+            });
+            precursor_warnings(now, &fleet, config, &mut out);
+            (out.warnings, out.notes)
+        };
+        let (found, notes) = warnings(&PipelineConfig::default());
+        assert!(notes.is_empty(), "{notes:?}");
+        assert_eq!(
+            found,
+            [PredictiveWarning {
+                target: "quiet".into(),
+                kind: "rate_limit_precursor".into(),
+                summary: "quiet: rate limiting spread over 5.0 of the last 24 hours, weighted \
+                          by how closely its errors follow it (warns from 4): a quota may run \
+                          out within 48 h; 25 % probability that a page starts within 48 h"
+                    .into(),
+                value: 5.0,
+                horizon_hours: 48.0,
+                exhausts_at: None,
+            }]
+        );
+
+        // A configured probability, a level of 0 or an hour-scale alerting horizon: no rule.
+        for config in [
+            PipelineConfig {
+                page_warning_probability: Some(0.5),
+                ..PipelineConfig::default()
+            },
+            PipelineConfig {
+                precursor_level: Some(0.0),
+                ..PipelineConfig::default()
+            },
+            PipelineConfig {
+                page_warning_horizon_secs: 6 * H,
+                ..PipelineConfig::default()
+            },
+        ] {
+            assert_eq!(warnings(&config).0, [], "{config:?}");
+        }
+        // 21 days of rows are less than 30: silent, and a note per SLO says why.
+        let mut long = PipelineConfig::default();
+        long.train.min_days = 30.0;
+        let (found, notes) = warnings(&long);
+        assert_eq!(found, []);
+        assert_eq!(notes.len(), 3);
+        assert_eq!(
+            notes[1],
+            "quiet: less than 30 days of history; no rate-limit precursor warning until there is"
+        );
     }
 
     #[test]
