@@ -407,11 +407,13 @@ fn train_stage(
             reported = true;
         }
     }
+    // Where the precursor rule decides, the probability raises no warning of its own.
+    let rule_decides = config.alerting_precursor().is_some();
     let warn_at = page_warning_threshold(&classifier, config.page_warning_horizon_secs, config)
-        .filter(|_| config.alerting_precursor().is_none());
+        .filter(|_| !rule_decides);
     if classifier.model(config.page_warning_horizon_secs).is_some()
         && warn_at.is_none()
-        && config.alerting_precursor().is_none()
+        && !rule_decides
     {
         out.notes.push(format!(
             "the {} page probability raises no alert: on its training period no threshold \
