@@ -224,13 +224,18 @@ pub fn rolling_warnings(
         )));
     }
 
+    // The precursor rule needs no model: train only the horizons it does not decide.
+    let mut train = config.train.clone();
+    if config.precursor.is_some() {
+        train.horizons_secs.retain(|&h| !PrecursorRule::covers(h));
+    }
     let horizons = config.train.horizons_secs.len();
     let mut firing: Vec<Vec<Vec<i64>>> = vec![vec![Vec::new(); horizons]; fleet.len()];
     let mut without_model = vec![0usize; horizons];
     let mut origins = 0usize;
     let mut origin = first_origin;
     while origin < last {
-        let classifier = train_pooled(fleet, origin, &config.train)?;
+        let classifier = train_pooled(fleet, origin, &train)?;
         for (i, &h) in config.train.horizons_secs.iter().enumerate() {
             if let Some(rule) = config.precursor.filter(|_| PrecursorRule::covers(h)) {
                 for (slo, slo_firing) in fleet.iter().zip(firing.iter_mut()) {

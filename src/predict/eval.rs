@@ -28,7 +28,7 @@ use std::path::PathBuf;
 
 use super::backtest::{EventScore, LeadBand, wilson_interval};
 use super::backtest_fleet::{
-    FleetBacktestConfig, FleetReport, Warnings, backtest_features, pooled_score, score_warnings,
+    FleetReport, Warnings, backtest_features, pooled_score, score_warnings,
 };
 use super::features::{SloFeatures, build_features};
 use super::job::{PredictError, gather};
@@ -376,11 +376,7 @@ pub async fn evaluate_fleet(options: FleetEvalOptions) -> Result<FleetEval, Flee
     let (_store, query) = crate::demo::open_store(&config).await?;
     let inputs = gather(&query, &catalog.slos, now, now - start).await?;
     // Warn as the nightly job does by default.
-    let config = FleetBacktestConfig {
-        tune_threshold: true,
-        precursor: PipelineConfig::default().precursor_rule(),
-        ..FleetBacktestConfig::default()
-    };
+    let config = PipelineConfig::default().backtest_config();
     let fleet = build_features(&inputs);
     let all = tokio::task::block_in_place(|| {
         backtest_features(&fleet, &incident_pairs(&incidents, |_| true), &config)

@@ -156,6 +156,19 @@ impl PipelineConfig {
         }
     }
 
+    /// A backtest that warns as the job does with these settings (learned or configured
+    /// probabilities, the precursor rule), from the default first origin.
+    pub fn backtest_config(&self) -> FleetBacktestConfig {
+        FleetBacktestConfig {
+            train: self.train.clone(),
+            threshold: self.page_warning_probability.unwrap_or_default(),
+            tune_threshold: self.page_warning_probability.is_none(),
+            precursor: self.precursor_rule(),
+            bands: bands_for(&self.train.horizons_secs),
+            ..FleetBacktestConfig::default()
+        }
+    }
+
     /// The precursor rule, when it decides the warnings of the alerting horizon.
     fn alerting_precursor(&self) -> Option<PrecursorRule> {
         self.precursor_rule()
@@ -567,15 +580,9 @@ fn classifier_holdout_metrics(
         ));
         return;
     }
-    let bands = bands_for(&config.train.horizons_secs);
     let backtest = FleetBacktestConfig {
-        train: config.train.clone(),
         initial_days: history_days,
-        threshold: config.page_warning_probability.unwrap_or_default(),
-        tune_threshold: config.page_warning_probability.is_none(),
-        precursor: config.precursor_rule(),
-        bands,
-        ..FleetBacktestConfig::default()
+        ..config.backtest_config()
     };
     match backtest_fleet::rolling_pooled(fleet, &[], &backtest, first + history_days * DAY_SECS) {
         Ok(result) => {
