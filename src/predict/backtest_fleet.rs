@@ -6,7 +6,9 @@
 //! - **Page prediction.** Origins fall at `first row + initial_days`, then every day. At each
 //!   origin one pooled classifier ([`train_pooled`]) is trained on outcomes known by the
 //!   origin and predicts every predictable hourly row of the next day for every SLO (observed,
-//!   neither paging nor in the day after a page: [`SloFeatures::predictable`]).
+//!   neither paging nor in the day after a page: [`SloFeatures::predictable`]). Where the
+//!   precursor rule decides a band ([`FleetBacktestConfig::precursor`]), that band's rows
+//!   warn by the rule and its horizon is not trained.
 //!   A row warns for a horizon when its probability reaches the threshold; an SLO without a
 //!   page start by the origin warns only at the day-scale horizons, as in the nightly job
 //!   ([`crate::predict::pipeline::predicts_horizon`]). Per SLO, warnings
